@@ -1,0 +1,172 @@
+"""The `rlvr` command. Each subcommand imports what it needs only when it runs, so `--help` is
+fast and a verifier-only install never imports torch."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from rlvr import __version__
+
+Handler = Callable[[argparse.Namespace], int]
+
+NOT_BUILT = {
+    "run": "multi-stage pipelines (SFT -> DPO -> GRPO)",
+}
+"""Subcommands declared by the design whose implementation has not landed yet."""
+
+
+class CommandError(Exception):
+    """A user error: printed as `rlvr <cmd>: message` with exit code 2, no traceback."""
+
+
+def _config_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("config", type=Path, help="YAML config file (its `stage:` key picks the stage)")
+    p.add_argument(
+        "overrides",
+        nargs="*",
+        metavar="KEY=VALUE",
+        help="override config fields, e.g. run.seed=3 generation.max_new_tokens=16",
+    )
+
+
+TRAINERS: dict[str, str] = {}
+"""Trainable stage -> `module:function(config) -> int` running it."""
+
+PLANNED_STAGES = ("sft", "dpo", "reward_model", "ppo", "grpo")
+"""Training stages of the design; those missing from `TRAINERS` have not landed yet."""
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    import importlib
+
+    from rlvr.config import load_config, read_stage
+
+    stage = read_stage(args.config)
+    if stage not in TRAINERS:
+        if stage in PLANNED_STAGES:
+            raise CommandError(f"{args.config}: the {stage!r} trainer is not built yet")
+        trainable = ", ".join(sorted(TRAINERS)) or "none yet"
+        raise CommandError(f"{args.config}: stage {stage!r} is not trainable (trainable: {trainable})")
+    module, _, func = TRAINERS[stage].partition(":")
+    config = load_config(args.config, overrides=args.overrides)
+    result: int = getattr(importlib.import_module(module), func)(config)
+    return result
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from rlvr.config import load_config
+    from rlvr.evaluate import EvalConfig, evaluate
+
+    config = load_config(args.config, overrides=args.overrides)
+    if not isinstance(config, EvalConfig):
+        raise CommandError(f"{args.config}: expected `stage: eval`, got {type(config).__name__}")
+    result = evaluate(config)
+    print(f"accuracy {result.accuracy:.3f} over {result.n} rows; results in {result.run_dir}")
+    print(json.dumps(result.counts, sort_keys=True))
+    return 0
+
+
+def cmd_not_built(args: argparse.Namespace) -> int:
+    raise CommandError(f"{NOT_BUILT[args.command]} are not built yet in rlvr {__version__}")
+
+
+def cmd_config(args: argparse.Namespace) -> int:
+    from rlvr.config import STAGES, describe, stage_class
+
+    stages = [args.stage] if args.stage else sorted(STAGES)
+    for stage in stages:
+        print(f"stage: {stage}")
+        for key, type_name, default, doc in describe(stage_class(stage)):
+            print(f"  {key}: {type_name} = {default}" if default else f"  {key}: {type_name}")
+            if doc:
+                print(f"      {doc.splitlines()[0]}")
+    return 0
+
+
+def cmd_tiny(args: argparse.Namespace) -> int:
+    import dataclasses
+    import time
+
+    from rlvr.tiny import PRESETS, build_tiny
+
+    cfg = dataclasses.replace(PRESETS[args.preset], seed=args.seed)
+    start = time.perf_counter()
+    out = build_tiny(args.out, cfg)
+    print(f"tiny model ({args.preset}, seed {args.seed}) in {out} ({time.perf_counter() - start:.1f} s)")
+    return 0
+
+
+def cmd_data(args: argparse.Namespace) -> int:
+    from rlvr.data import generate, write_jsonl
+
+    tasks = generate(args.task, args.n, seed=args.seed)
+    write_jsonl(tasks, args.out)
+    print(f"wrote {len(tasks)} {args.task} rows to {args.out}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="rlvr", description="Reinforcement learning with verifiable rewards."
+    )
+    parser.add_argument("--version", action="version", version=f"rlvr {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("train", help="train one stage from a YAML config")
+    _config_args(p)
+    p.set_defaults(handler=cmd_train)
+
+    p = sub.add_parser("run", help="run a multi-stage pipeline (SFT -> DPO -> GRPO) [not built yet]")
+    p.add_argument("pipeline", type=Path, help="pipeline YAML")
+    p.set_defaults(handler=cmd_not_built)
+
+    p = sub.add_parser("eval", help="generate and score a dataset with its verifiers")
+    _config_args(p)
+    p.set_defaults(handler=cmd_eval)
+
+    from rlvr.cli_verify import add_verify_commands
+
+    add_verify_commands(sub)
+
+    p = sub.add_parser("config", help="list every config field of a stage, with its doc")
+    p.add_argument("stage", nargs="?", help="stage name (default: all)")
+    p.set_defaults(handler=cmd_config)
+
+    p = sub.add_parser("tiny", help="build a tiny local tokenizer + Qwen2-style model")
+    p.add_argument("--out", type=Path, required=True, help="output directory")
+    p.add_argument("--preset", choices=["tiny", "small"], default="tiny", help="model size")
+    p.add_argument("--seed", type=int, default=0, help="seed for tokenizer corpus and init")
+    p.set_defaults(handler=cmd_tiny)
+
+    p = sub.add_parser("data", help="write a synthetic task dataset as JSONL")
+    p.add_argument("--task", choices=["arithmetic", "code", "json"], required=True)
+    p.add_argument("--n", type=int, default=100, help="number of rows")
+    p.add_argument("--seed", type=int, default=0, help="generator seed")
+    p.add_argument("--out", type=Path, required=True, help="output JSONL path")
+    p.set_defaults(handler=cmd_data)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `rlvr` console script."""
+    from rlvr.config import ConfigError
+
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    handler: Handler = args.handler
+    try:
+        return handler(args)
+    except (CommandError, ConfigError) as exc:
+        print(f"rlvr {args.command}: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"rlvr {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,64 @@
+"""Typed records that flow through the library. Shapes are given per field."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+Message = dict[str, str]
+"""One chat message: `{"role": "system" | "user" | "assistant", "content": "..."}`."""
+
+Prompt = str | tuple[Message, ...]
+"""A plain-text prompt, or chat messages rendered with the tokenizer's chat template."""
+
+
+@dataclass(frozen=True, slots=True)
+class Sample:
+    """One RL prompt with what its completions are checked against.
+
+    Routing is per row: `verifier` names the verifier that scores this row, never the dataset.
+    """
+
+    prompt: Prompt
+    """Plain text, or chat messages (a tuple of `{"role", "content"}` dicts)."""
+    reference: Any
+    """What the verifier compares against: an answer string, a test spec, a JSON Schema."""
+    verifier: str
+    """Registered verifier name (`math`, `code`, `json_schema`, ...) or `"pkg.module:Class"`."""
+    id: str = ""
+    """Stable row id, used to join outputs back to inputs."""
+
+
+@dataclass(frozen=True, slots=True)
+class PreferencePair:
+    """One preference row for DPO and reward-model training."""
+
+    prompt: Prompt
+    """Plain text or chat messages, as in `Sample`."""
+    chosen: str
+    """The preferred completion."""
+    rejected: str
+    """The dispreferred completion."""
+    id: str = ""
+    """Stable row id."""
+
+
+@dataclass(frozen=True, slots=True)
+class RolloutGroup:
+    """One prompt and its G sampled completions.
+
+    Lists are indexed by sample `g` in `range(G)`; token lists are ragged (no padding).
+    """
+
+    sample: Sample
+    """The prompt and its reference."""
+    prompt_ids: tuple[int, ...]
+    """Prompt token ids, `[P]`."""
+    completion_ids: tuple[tuple[int, ...], ...]
+    """Completion token ids per sample, `G x [T_g]`."""
+    logprobs: tuple[tuple[float, ...], ...]
+    """Sampling log-probabilities of each completion token under the rollout policy, `G x [T_g]`."""
+    texts: tuple[str, ...]
+    """Decoded completions, `[G]`."""
+    finish_reasons: tuple[str, ...]
+    """Per sample: `stop` (EOS or a stop string) or `length` (hit max tokens), `[G]`."""

@@ -1,0 +1,115 @@
+"""`rlvr eval CONFIG.yaml`: generate completions for a dataset and score them with verifiers.
+
+Writes the run directory with `completions.jsonl` (one row per sample: prompt, completion,
+score, reason, extracted) and `summary.json` (accuracy, mean reward, counts per reason).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+
+from rlvr.config import to_dict
+from rlvr.data import Sample
+from rlvr.loaders import load_policy, load_rows
+from rlvr.rewards import RewardRuntime, RewardSpec
+from rlvr.rollout import HFEngine, SamplingParams
+from rlvr.runs import create_run, seed_everything
+from rlvr.sections import DataConfig, GenerationConfig, ModelConfig, RewardConfig, RunConfig
+
+
+@dataclass(frozen=True)
+class EvalConfig:
+    """Evaluate a model on a dataset with the rows' own verifiers."""
+
+    model: ModelConfig
+    """The model to evaluate."""
+    data: DataConfig
+    """The evaluation rows (each names its verifier)."""
+    run: RunConfig
+    """Output directory and seed."""
+    generation: GenerationConfig = field(default_factory=GenerationConfig)
+    """Decoding settings (greedy by default)."""
+    reward: RewardConfig = field(default_factory=RewardConfig)
+    """Reward runtime settings."""
+
+
+@dataclass(frozen=True)
+class EvalResult:
+    """What `evaluate` measured."""
+
+    accuracy: float
+    """Share of rows whose main verifier gave score 1."""
+    mean_reward: float
+    """Mean summed reward over rows that were not masked."""
+    n: int
+    """Rows evaluated."""
+    counts: dict[str, dict[str, int]]
+    """Verifier -> reason -> count."""
+    run_dir: str
+    """Where the results were written."""
+
+
+def reward_specs(cfg: RewardConfig) -> list[RewardSpec]:
+    """The extra reward terms of a reward section, as runtime specs."""
+    return [RewardSpec(s.verifier, s.weight, tuple(s.options.items())) for s in cfg.extra]
+
+
+def evaluate(cfg: EvalConfig) -> EvalResult:
+    """Generate one completion per row, score it, write the run directory."""
+    seed_everything(cfg.run.seed)
+    samples, data_hash = load_rows(cfg.data)
+    run = create_run(
+        cfg.run.output_dir,
+        cfg.run.name,
+        cfg,
+        stage="eval",
+        seed=cfg.run.seed,
+        datasets={"eval": data_hash},
+        overwrite=cfg.run.overwrite,
+    )
+    model, tokenizer = load_policy(cfg.model)
+    engine = HFEngine(model, tokenizer, batch_size=cfg.generation.batch_size)
+    sampling = SamplingParams(
+        max_new_tokens=cfg.generation.max_new_tokens,
+        temperature=cfg.generation.temperature,
+        top_p=cfg.generation.top_p,
+        seed=cfg.run.seed,
+    )
+    start = time.perf_counter()
+    completions = [g.texts[0] for g in engine.generate(samples, n=1, sampling=sampling)]
+    gen_s = time.perf_counter() - start
+    with RewardRuntime(
+        workers=cfg.reward.workers, timeout_s=cfg.reward.timeout_s, memory_mb=cfg.reward.memory_mb
+    ) as runtime:
+        scored = runtime.score_batch(completions, samples, extra=reward_specs(cfg.reward))
+    main = scored.verdicts_for_rows()
+    _write_completions(run.dir / "completions.jsonl", samples, completions, main)
+    kept = [r for r, m in zip(scored.rewards, scored.mask, strict=True) if m]
+    result = EvalResult(
+        accuracy=sum(v.score == 1.0 for v in main) / max(1, len(samples)),
+        mean_reward=sum(kept) / max(1, len(kept)),
+        n=len(samples),
+        counts=scored.counts,
+        run_dir=str(run.dir),
+    )
+    run.log(0, {"eval/accuracy": result.accuracy, "eval/mean_reward": result.mean_reward,
+                "eval/generate_s": gen_s})
+    run.write_json("summary.json", to_dict(result))
+    run.close()
+    return result
+
+
+def _write_completions(path, samples: list[Sample], completions: list[str], verdicts) -> None:
+    with path.open("w") as f:
+        for sample, text, verdict in zip(samples, completions, verdicts, strict=True):
+            row = {
+                "id": sample.id,
+                "prompt": sample.prompt if isinstance(sample.prompt, str) else list(sample.prompt),
+                "completion": text,
+                "score": verdict.score,
+                "reason": verdict.reason,
+                "extracted": verdict.extracted,
+            }
+            f.write(json.dumps(row) + "\n")

@@ -1,0 +1,34 @@
+"""Build what a config section names: the policy model and tokenizer, the rows of a dataset."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel
+from transformers import PreTrainedTokenizerBase as Tokenizer
+
+from rlvr.data import Sample, fingerprint, generate, load_samples
+from rlvr.sections import DataConfig, ModelConfig
+from rlvr.tiny import PRESETS, build_tiny
+
+
+def load_policy(cfg: ModelConfig) -> tuple[PreTrainedModel, Tokenizer]:
+    """Load (building first, for a tiny preset) the causal LM and tokenizer at `cfg.path`."""
+    if cfg.tiny_preset is not None:
+        build_tiny(Path(cfg.path), PRESETS[cfg.tiny_preset])
+    tokenizer = AutoTokenizer.from_pretrained(cfg.path, trust_remote_code=cfg.trust_remote_code)
+    model = AutoModelForCausalLM.from_pretrained(
+        cfg.path, dtype=getattr(torch, cfg.dtype), trust_remote_code=cfg.trust_remote_code
+    )
+    return model, tokenizer
+
+
+def load_rows(cfg: DataConfig) -> tuple[list[Sample], str]:
+    """The samples a data section names, and their fingerprint for the run manifest."""
+    if cfg.synthetic is not None:
+        samples = [task.sample for task in generate(cfg.synthetic, cfg.n, seed=cfg.seed)]
+        return samples, f"synthetic:{cfg.synthetic}:n={cfg.n}:seed={cfg.seed}"
+    assert cfg.source is not None
+    samples = load_samples(cfg.source, split=cfg.split, limit=cfg.n)
+    return samples, fingerprint(cfg.source)

@@ -1,0 +1,103 @@
+"""Config sections shared by the stage configs. Stages compose them; nothing inherits."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Which model to load, and how."""
+
+    path: str
+    """Local directory or hub name passed to `from_pretrained`."""
+    tiny_preset: Literal["tiny", "small"] | None = None
+    """Build a tiny local model of this preset into `path` first (reused when already built)."""
+    dtype: Literal["float32", "bfloat16", "float16"] = "float32"
+    """Parameter dtype. CPU training uses float32."""
+    trust_remote_code: bool = False
+    """Allow model code from the checkpoint directory. Off unless you trust the source."""
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """Where rows come from: a file/directory/hub dataset, or a synthetic generator."""
+
+    source: str | None = None
+    """JSONL/JSON/Parquet/CSV file, `save_to_disk` directory or hub dataset name."""
+    synthetic: Literal["arithmetic", "code", "json"] | None = None
+    """Generate rows with this built-in generator instead of reading `source`."""
+    n: int = 256
+    """Number of synthetic rows (or the row limit for `source`, when set)."""
+    seed: int = 0
+    """Seed of the synthetic generator. Use a different seed for held-out data."""
+    split: str = "train"
+    """Split to read from a hub dataset or a `DatasetDict` directory."""
+
+    def __post_init__(self) -> None:
+        if (self.source is None) == (self.synthetic is None):
+            raise ValueError("set exactly one of 'source' and 'synthetic'")
+        if self.n <= 0:
+            raise ValueError(f"n must be positive, got {self.n}")
+
+
+@dataclass(frozen=True)
+class RewardSpecConfig:
+    """One extra reward term added to every row's own verifier."""
+
+    verifier: str
+    """Registered verifier name or `pkg.module:Class`."""
+    weight: float = 1.0
+    """Weight in the summed reward; 0 means scored and logged only."""
+    options: dict[str, Any] = field(default_factory=dict)
+    """Keyword options passed to the verifier class."""
+
+
+@dataclass(frozen=True)
+class RewardConfig:
+    """The reward runtime: worker processes with hard per-call timeouts."""
+
+    workers: int | None = None
+    """Worker processes scoring completions; default: the CPU count. 0 scores in-process."""
+    timeout_s: float = 5.0
+    """Wall-clock limit per verifier call; a completion that hits it scores 0 (`timeout`)."""
+    memory_mb: int | None = 2048
+    """Address-space cap per worker process, in MiB; None for no cap."""
+    extra: tuple[RewardSpecConfig, ...] = ()
+    """Reward terms added to each row's own verifier (e.g. a format reward)."""
+
+
+@dataclass(frozen=True)
+class GenerationConfig:
+    """Sampling settings for rollouts and evaluation."""
+
+    max_new_tokens: int = 32
+    """Tokens generated per completion at most."""
+    temperature: float = 0.0
+    """Sampling temperature; 0 means greedy decoding."""
+    top_p: float = 1.0
+    """Nucleus sampling mass."""
+    batch_size: int = 64
+    """Prompts per `generate` call."""
+
+    def __post_init__(self) -> None:
+        if self.max_new_tokens <= 0:
+            raise ValueError(f"max_new_tokens must be positive, got {self.max_new_tokens}")
+        if self.temperature < 0 or not 0 < self.top_p <= 1:
+            raise ValueError("temperature must be >= 0 and top_p in (0, 1]")
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """Where a run writes, and its seed."""
+
+    name: str
+    """Run name: the directory `output_dir/name` holds everything the run writes."""
+    output_dir: Path = Path("runs")
+    """Parent directory of run directories."""
+    seed: int = 0
+    """Global seed (python, torch)."""
+    overwrite: bool = False
+    """Replace an existing run directory of the same name instead of refusing."""

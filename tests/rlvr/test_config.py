@@ -1,0 +1,109 @@
+"""The strict YAML config loader."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import pytest
+
+from rlvr.config import ConfigError, describe, dump_yaml, field_docs, from_dict, load_config
+
+
+@dataclass(frozen=True)
+class Inner:
+    """A nested section."""
+
+    width: int
+    """Required width."""
+    mode: Literal["a", "b"] = "a"
+    """A literal choice."""
+
+
+@dataclass(frozen=True)
+class Outer:
+    """A toy stage config."""
+
+    inner: Inner
+    """The nested section."""
+    rate: float = 0.5
+    """A float; ints are accepted."""
+    name: str | None = None
+    """Optional name."""
+    tags: tuple[str, ...] = ()
+    """A list in YAML, a tuple here."""
+    path: Path = Path("out")
+    """A path."""
+    flags: dict[str, bool] = field(default_factory=dict)
+    """A mapping."""
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "cfg.yaml"
+    path.write_text(text)
+    return path
+
+
+def test_loads_nested_and_converts(tmp_path: Path) -> None:
+    path = write(tmp_path, "inner: {width: 3, mode: b}\nrate: 1\ntags: [x, y]\npath: a/b\n")
+    cfg = load_config(path, Outer)
+    assert cfg == Outer(Inner(3, "b"), rate=1.0, tags=("x", "y"), path=Path("a/b"))
+    assert isinstance(cfg.rate, float)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("inner: {width: 3}\nrat: 1\n", "cfg.yaml: unknown key 'rat' (did you mean 'rate'?)"),
+        ("inner: {width: 3, heigth: 2}\n", "cfg.yaml: unknown key inner.'heigth'"),
+        ("inner: {width: three}\n", "cfg.yaml: inner.width: expected int, got str 'three'"),
+        ("inner: {width: true}\n", "cfg.yaml: inner.width: expected int, got bool True"),
+        ("inner: {width: 1, mode: c}\n", "cfg.yaml: inner.mode: expected one of 'a', 'b'"),
+        ("rate: 1\n", "cfg.yaml: missing required key 'inner'"),
+        ("inner: {}\n", "cfg.yaml: missing required key 'inner.width'"),
+        ("inner: {width: 1}\ntags: x\n", "cfg.yaml: tags: expected a list, got str 'x'"),
+        ("inner: {width: 1}\nflags: {a: 1}\n", "cfg.yaml: flags.a: expected bool, got int 1"),
+        ("inner: 5\n", "cfg.yaml: inner.: expected a mapping, got int"),
+        ("- 1\n", "cfg.yaml: top level must be a mapping, got list"),
+        ("inner: {width: [\n", "cfg.yaml: invalid YAML"),
+    ],
+)
+def test_errors_name_file_and_key(tmp_path: Path, text: str, message: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        load_config(write(tmp_path, text), Outer)
+    assert message in str(info.value)
+
+
+def test_overrides_apply_dotted_keys(tmp_path: Path) -> None:
+    path = write(tmp_path, "inner: {width: 3}\n")
+    cfg = load_config(path, Outer, overrides=["inner.width=7", "name=run1", "tags=[a]"])
+    assert (cfg.inner.width, cfg.name, cfg.tags) == (7, "run1", ("a",))
+    with pytest.raises(ConfigError, match="not of the form key=value"):
+        load_config(path, Outer, overrides=["inner.width"])
+    with pytest.raises(ConfigError, match="unknown key inner.'depth'"):
+        load_config(path, Outer, overrides=["inner.depth=1"])
+
+
+def test_missing_file_and_stage(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="cannot read config"):
+        load_config(tmp_path / "nope.yaml", Outer)
+    with pytest.raises(ConfigError, match="missing required key 'stage'"):
+        load_config(write(tmp_path, "inner: {width: 1}\n"))
+    with pytest.raises(ConfigError, match="unknown stage 'warp'"):
+        load_config(write(tmp_path, "stage: warp\n"))
+
+
+def test_frozen_and_roundtrip(tmp_path: Path) -> None:
+    cfg = from_dict(Outer, {"inner": {"width": 2}, "tags": ["t"]})
+    with pytest.raises(AttributeError):
+        cfg.rate = 2.0  # type: ignore[misc]
+    text = dump_yaml(cfg)
+    assert load_config(write(tmp_path, text), Outer) == cfg
+
+
+def test_field_docs_and_describe() -> None:
+    assert field_docs(Inner) == {"width": "Required width.", "mode": "A literal choice."}
+    rows = {key: (tp, default, doc) for key, tp, default, doc in describe(Outer)}
+    assert rows["inner.width"] == ("int", "(required)", "Required width.")
+    assert rows["rate"] == ("float", "0.5", "A float; ints are accepted.")
