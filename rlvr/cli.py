@@ -50,9 +50,11 @@ def cmd_train(args: argparse.Namespace) -> int:
         if stage in PLANNED_STAGES:
             raise CommandError(f"{args.config}: the {stage!r} trainer is not built yet")
         trainable = ", ".join(sorted(TRAINERS)) or "none yet"
-        raise CommandError(f"{args.config}: stage {stage!r} is not trainable (trainable: {trainable})")
+        raise CommandError(
+            f"{args.config}: stage {stage!r} is not trainable (trainable: {trainable})"
+        )
     module, _, func = TRAINERS[stage].partition(":")
-    config = load_config(args.config, overrides=args.overrides)
+    config: object = load_config(args.config, overrides=args.overrides)
     result: int = getattr(importlib.import_module(module), func)(config)
     return result
 
@@ -61,7 +63,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from rlvr.config import load_config
     from rlvr.evaluate import EvalConfig, evaluate
 
-    config = load_config(args.config, overrides=args.overrides)
+    config: object = load_config(args.config, overrides=args.overrides)
     if not isinstance(config, EvalConfig):
         raise CommandError(f"{args.config}: expected `stage: eval`, got {type(config).__name__}")
     result = evaluate(config)
@@ -96,7 +98,8 @@ def cmd_tiny(args: argparse.Namespace) -> int:
     cfg = dataclasses.replace(PRESETS[args.preset], seed=args.seed)
     start = time.perf_counter()
     out = build_tiny(args.out, cfg)
-    print(f"tiny model ({args.preset}, seed {args.seed}) in {out} ({time.perf_counter() - start:.1f} s)")
+    elapsed = time.perf_counter() - start
+    print(f"tiny model ({args.preset}, seed {args.seed}) in {out} ({elapsed:.1f} s)")
     return 0
 
 
@@ -120,7 +123,9 @@ def build_parser() -> argparse.ArgumentParser:
     _config_args(p)
     p.set_defaults(handler=cmd_train)
 
-    p = sub.add_parser("run", help="run a multi-stage pipeline (SFT -> DPO -> GRPO) [not built yet]")
+    p = sub.add_parser(
+        "run", help="run a multi-stage pipeline (SFT -> DPO -> GRPO) [not built yet]"
+    )
     p.add_argument("pipeline", type=Path, help="pipeline YAML")
     p.set_defaults(handler=cmd_not_built)
 

@@ -18,7 +18,6 @@ import ast
 import dataclasses
 import difflib
 import enum
-import functools
 import importlib
 import inspect
 import textwrap
@@ -73,9 +72,7 @@ def _read_yaml(path: str | Path) -> dict[str, Any]:
     return raw
 
 
-def load_config(
-    path: str | Path, cls: type[T] | None = None, overrides: Sequence[str] = ()
-) -> T:
+def load_config(path: str | Path, cls: type[T] | None = None, overrides: Sequence[str] = ()) -> T:
     """Load a YAML file into its config dataclass.
 
     Args:
@@ -126,7 +123,7 @@ def from_dict(cls: type[T], data: Any, *, source: str = "<dict>", prefix: str = 
         key = unknown[0]
         hint = difflib.get_close_matches(str(key), fields, n=1)
         suggestion = f" (did you mean {hint[0]!r}?)" if hint else ""
-        raise ConfigError(f"{source}: unknown key {prefix}{key!r}{suggestion}")
+        raise ConfigError(f"{source}: unknown key {prefix + str(key)!r}{suggestion}")
     hints = _type_hints(cls)
     values: dict[str, Any] = {}
     for name, field in fields.items():
@@ -141,12 +138,11 @@ def from_dict(cls: type[T], data: Any, *, source: str = "<dict>", prefix: str = 
         raise ConfigError(f"{where}: {exc}") from exc
 
 
-@functools.cache
 def _type_hints(cls: type[Any]) -> dict[str, Any]:
     return typing.get_type_hints(cls)
 
 
-def _convert(tp: Any, value: Any, *, source: str, key: str) -> Any:  # noqa: C901
+def _convert(tp: Any, value: Any, *, source: str, key: str) -> Any:
     """Check `value` against annotation `tp`, converting lists to tuples and str to Path."""
 
     def fail(expected: str) -> ConfigError:
@@ -256,7 +252,6 @@ def dump_yaml(config: Any, stage: str | None = None) -> str:
     return yaml.safe_dump(data, sort_keys=False)
 
 
-@functools.cache
 def field_docs(cls: type[Any]) -> dict[str, str]:
     """Field name -> the docstring written beneath it in the class body ("" when missing)."""
     tree = ast.parse(textwrap.dedent(inspect.getsource(cls)))

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from rlvr.config import to_dict
 from rlvr.data import Sample
@@ -17,6 +18,7 @@ from rlvr.rewards import RewardRuntime, RewardSpec
 from rlvr.rollout import HFEngine, SamplingParams
 from rlvr.runs import create_run, seed_everything
 from rlvr.sections import DataConfig, GenerationConfig, ModelConfig, RewardConfig, RunConfig
+from verifiers import Verdict
 
 
 @dataclass(frozen=True)
@@ -94,14 +96,22 @@ def evaluate(cfg: EvalConfig) -> EvalResult:
         counts=scored.counts,
         run_dir=str(run.dir),
     )
-    run.log(0, {"eval/accuracy": result.accuracy, "eval/mean_reward": result.mean_reward,
-                "eval/generate_s": gen_s})
+    run.log(
+        0,
+        {
+            "eval/accuracy": result.accuracy,
+            "eval/mean_reward": result.mean_reward,
+            "eval/generate_s": gen_s,
+        },
+    )
     run.write_json("summary.json", to_dict(result))
     run.close()
     return result
 
 
-def _write_completions(path, samples: list[Sample], completions: list[str], verdicts) -> None:
+def _write_completions(
+    path: Path, samples: list[Sample], completions: list[str], verdicts: list[Verdict]
+) -> None:
     with path.open("w") as f:
         for sample, text, verdict in zip(samples, completions, verdicts, strict=True):
             row = {

@@ -99,7 +99,7 @@ class HFEngine:
         greedy = sampling.temperature == 0
         was_training = self.model.training
         self.model.eval()
-        out = self.model.generate(
+        out = self.model.generate(  # type: ignore[operator]
             **enc,
             max_new_tokens=sampling.max_new_tokens,
             do_sample=not greedy,
@@ -132,16 +132,21 @@ class HFEngine:
         for i, sample in enumerate(samples):
             mask = enc["attention_mask"][i].bool().cpu()
             prompt_ids = tuple(enc["input_ids"][i].cpu()[mask].tolist())
-            ids, lps, texts, reasons = [], [], [], []
+            ids: list[tuple[int, ...]] = []
+            lps: list[tuple[float, ...]] = []
+            texts: list[str] = []
+            reasons: list[str] = []
             for row in range(i * n, (i + 1) * n):
                 stops = is_eos[row].nonzero()
                 end = int(stops[0]) + 1 if len(stops) else new_tokens.shape[1]
                 token_ids = tuple(new_tokens[row, :end].tolist())
                 ids.append(token_ids)
                 lps.append(tuple(logprobs[row, :end].tolist()))
-                texts.append(self.tokenizer.decode(token_ids, skip_special_tokens=True))
+                texts.append(str(self.tokenizer.decode(list(token_ids), skip_special_tokens=True)))
                 reasons.append("stop" if len(stops) else "length")
             groups.append(
-                RolloutGroup(sample, prompt_ids, tuple(ids), tuple(lps), tuple(texts), tuple(reasons))
+                RolloutGroup(
+                    sample, prompt_ids, tuple(ids), tuple(lps), tuple(texts), tuple(reasons)
+                )
             )
         return groups
