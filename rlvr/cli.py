@@ -159,13 +159,14 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `rlvr` console script."""
     from rlvr.config import ConfigError
+    from verifiers import RegistryError
 
     parser = build_parser()
     args = parser.parse_args(argv)
     handler: Handler = args.handler
     try:
         return handler(args)
-    except (CommandError, ConfigError) as exc:
+    except (CommandError, ConfigError, RegistryError, FileNotFoundError, ValueError) as exc:
         print(f"rlvr {args.command}: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -83,7 +83,10 @@ def evaluate(cfg: EvalConfig) -> EvalResult:
     completions = [g.texts[0] for g in engine.generate(samples, n=1, sampling=sampling)]
     gen_s = time.perf_counter() - start
     with RewardRuntime(
-        workers=cfg.reward.workers, timeout_s=cfg.reward.timeout_s, memory_mb=cfg.reward.memory_mb
+        workers=cfg.reward.workers,
+        timeout_s=cfg.reward.timeout_s,
+        memory_mb=cfg.reward.memory_mb,
+        max_completion_chars=cfg.reward.max_completion_chars,
     ) as runtime:
         scored = runtime.score_batch(completions, samples, extra=reward_specs(cfg.reward))
     main = scored.verdicts_for_rows()

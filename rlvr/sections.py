@@ -64,7 +64,9 @@ class RewardConfig:
     timeout_s: float = 5.0
     """Wall-clock limit per verifier call; a completion that hits it scores 0 (`timeout`)."""
     memory_mb: int | None = 2048
-    """Address-space cap per worker process, in MiB; None for no cap."""
+    """Address space (MiB) a worker may map beyond what it holds at start; None for no cap."""
+    max_completion_chars: int | None = 200_000
+    """Completions are cut to this many leading characters before verification."""
     extra: tuple[RewardSpecConfig, ...] = ()
     """Reward terms added to each row's own verifier (e.g. a format reward)."""
 

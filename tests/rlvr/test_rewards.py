@@ -1,0 +1,263 @@
+"""The reward runtime: routing, composite weights, timeouts, crashes, memory caps, cleanup."""
+
+from __future__ import annotations
+
+import gc
+import math
+import multiprocessing
+import os
+import pickle
+import subprocess
+import sys
+import textwrap
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from rlvr.data.types import Sample
+from rlvr.rewards import RewardRuntime, RewardSpec, VerifierCall
+from tests.rlvr._toy_verifiers import PREFIX
+from verifiers import RegistryError
+
+EXACT = PREFIX + "Exact"
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _sample(reference: str, verifier: str = EXACT) -> Sample:
+    return Sample(prompt="q", reference=reference, verifier=verifier)
+
+
+def _gone(pid: int | None) -> bool:
+    """True when the process no longer runs (absent, or a zombie nobody reaped)."""
+    assert pid is not None
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return True
+    return state in ("Z", "X")
+
+
+def _wait_gone(pids: list[int | None], within_s: float) -> bool:
+    deadline = time.monotonic() + within_s
+    while time.monotonic() < deadline:
+        if all(_gone(pid) for pid in pids):
+            return True
+        time.sleep(0.05)
+    return all(_gone(pid) for pid in pids)
+
+
+@pytest.fixture(scope="module")
+def runtime() -> Iterator[RewardRuntime]:
+    with RewardRuntime(workers=2, timeout_s=0.5, memory_mb=512) as rt:
+        yield rt
+
+
+def test_scores_follow_each_row_and_keep_input_order(runtime: RewardRuntime) -> None:
+    completions = [str(i) if i % 3 else "wrong" for i in range(30)]
+    samples = [_sample(str(i)) for i in range(30)]
+    result = runtime.score_batch(completions, samples)
+    assert result.rewards == [0.0 if i % 3 == 0 else 1.0 for i in range(30)]
+    assert result.mask == [True] * 30
+    assert result.counts == {EXACT: {"correct": 20, "wrong_answer": 10}}
+    assert [v.extracted for v in result.verdicts_for_rows()] == completions
+    assert result.n_timeouts == result.n_infra_failures == 0
+
+
+def test_rows_route_to_their_own_verifiers(runtime: RewardRuntime) -> None:
+    sleeper = PREFIX + "Sleeps"
+    samples = [_sample("a"), _sample("x", sleeper), _sample("b")]
+    result = runtime.score_batch(["a", "ignored", "c"], samples)
+    assert result.rewards == [1.0, 1.0, 0.0]
+    assert result.verdicts[sleeper][0] is None and result.verdicts[EXACT][1] is None
+    assert result.counts == {EXACT: {"correct": 1, "wrong_answer": 1}, sleeper: {"correct": 1}}
+
+
+def test_extra_terms_are_weighted_and_weight_zero_only_logs(runtime: RewardRuntime) -> None:
+    extra = [RewardSpec(PREFIX + "BuildCount", 0.25), RewardSpec(PREFIX + "Raises", 0.0)]
+    result = runtime.score_batch(["1", "2"], [_sample("1"), _sample("1")], extra=extra)
+    assert result.rewards == [1.25, 0.25]
+    assert result.mask == [True, True]
+    assert result.counts[PREFIX + "Raises"] == {"verifier_error": 2}
+    assert result.n_infra_failures == 2
+    assert result.metrics()[f"reward/{PREFIX}Raises/verifier_error"] == 2.0
+
+
+def test_infra_failure_in_a_weighted_term_masks_the_row(runtime: RewardRuntime) -> None:
+    result = runtime.score_batch(["1"], [_sample("1")], extra=[RewardSpec(PREFIX + "Raises", 0.1)])
+    assert result.mask == [False]
+    assert result.rewards == [0.0]
+    assert result.metrics()["reward/kept_fraction"] == 0.0
+
+
+@pytest.mark.parametrize("name", ["SleepsForever", "BusyRegex"])
+def test_hung_verifier_times_out_within_bound_and_runtime_goes_on(
+    runtime: RewardRuntime, name: str
+) -> None:
+    runtime.verify([VerifierCall("warm", PREFIX + name, "x")])  # the first call builds
+    start = time.monotonic()
+    (hung,) = runtime.verify([VerifierCall("c", PREFIX + name, "x")])
+    took = time.monotonic() - start
+    assert hung.verdict.reason == "timeout" and hung.verdict.score == 0.0
+    assert 0.5 <= took < 1.5
+    result = runtime.score_batch(["4"], [_sample("4")])
+    assert result.rewards == [1.0] and result.mask == [True]
+
+
+def test_timeout_scores_zero_and_stays_in_the_loss(runtime: RewardRuntime) -> None:
+    samples = [_sample("x", PREFIX + "SleepsForever"), _sample("1")]
+    result = runtime.score_batch(["a", "1"], samples)
+    assert result.rewards == [0.0, 1.0]
+    assert result.mask == [True, True]
+    assert result.n_timeouts == 1
+
+
+def test_raising_verifier_is_masked_as_verifier_error(runtime: RewardRuntime) -> None:
+    result = runtime.score_batch(["a", "1"], [_sample("x", PREFIX + "Raises"), _sample("1")])
+    assert result.mask == [False, True]
+    (verdict, _) = result.verdicts_for_rows()
+    assert verdict.reason == "verifier_error" and "boom" in verdict.detail
+    assert result.n_infra_failures == 1
+
+
+def test_reference_error_is_masked(runtime: RewardRuntime) -> None:
+    samples = [Sample("q", reference=None, verifier=EXACT), _sample("1")]
+    result = runtime.score_batch(["1", "1"], samples)
+    assert result.mask == [False, True]
+    assert result.counts[EXACT] == {"reference_error": 1, "correct": 1}
+
+
+def test_worker_exit_is_masked_and_the_worker_replaced(runtime: RewardRuntime) -> None:
+    runtime.verify([VerifierCall("1", EXACT, "1")])
+    before = set(runtime.worker_pids())
+    exits = PREFIX + "ExitsHard"
+    samples = [_sample("x", exits), _sample("1"), _sample("x", exits), _sample("2")]
+    result = runtime.score_batch(["exit", "1", "fine", "2"], samples)
+    assert result.mask == [False, True, True, True]
+    assert result.rewards == [0.0, 1.0, 1.0, 1.0]
+    died = result.verdicts_for_rows()[0]
+    assert died.reason == "worker_died" and "exit code 3" in died.detail
+    assert len(before - set(runtime.worker_pids())) == 1
+
+
+def test_memory_cap_is_masked(runtime: RewardRuntime) -> None:
+    calls = [VerifierCall("a", PREFIX + "Allocates", "x"), VerifierCall("1", EXACT, "1")]
+    hog, ok = runtime.verify(calls)
+    assert hog.verdict.reason == "memory"
+    assert ok.verdict.reason == "correct"
+
+
+def test_unknown_verifier_or_bad_options_fail_before_scoring(runtime: RewardRuntime) -> None:
+    slow = VerifierCall("a", PREFIX + "Sleeps", "x", (("seconds", 5.0),))
+    start = time.monotonic()
+    with pytest.raises(RegistryError, match=r"call 1: unknown verifier 'no_such_verifier'"):
+        runtime.verify([slow, VerifierCall("a", "no_such_verifier", "x")])
+    with pytest.raises(RegistryError, match="bad options"):
+        runtime.verify([VerifierCall("a", EXACT, "x", (("colour", "red"),))])
+    assert time.monotonic() - start < 1.0
+    with pytest.raises(TypeError, match="call 0: completion must be a str"):
+        runtime.verify([VerifierCall(b"bytes", EXACT, "x")])  # type: ignore[arg-type]
+
+
+def test_verifiers_are_built_once_per_worker(runtime: RewardRuntime) -> None:
+    results = runtime.verify([VerifierCall(str(i), PREFIX + "BuildCount", "") for i in range(40)])
+    details = {r.verdict.detail for r in results}
+    assert all(d.endswith(":1") for d in details)
+    assert 1 <= len(details) <= 2
+
+
+def test_calls_run_on_all_workers_at_once(runtime: RewardRuntime) -> None:
+    calls = [VerifierCall("a", PREFIX + "Sleeps", "x", (("seconds", 0.3),)) for _ in range(4)]
+    runtime.verify(calls[:2])
+    start = time.monotonic()
+    results = runtime.verify(calls)
+    assert [r.verdict.reason for r in results] == ["correct"] * 4
+    assert time.monotonic() - start < 1.1  # 4 x 0.3 s on 2 workers: 0.6 s, serial: 1.2 s
+
+
+def test_long_completions_are_capped() -> None:
+    with RewardRuntime(workers=0, max_completion_chars=3) as rt:
+        result = rt.score_batch(["12345", "12"], [_sample("123"), _sample("12")])
+    assert result.rewards == [1.0, 1.0]
+    assert result.n_capped == 1
+
+
+def test_in_process_mode_scores_and_reports_errors() -> None:
+    with RewardRuntime(workers=0) as rt:
+        result = rt.score_batch(["1", "a"], [_sample("1"), _sample("x", PREFIX + "Raises")])
+        assert rt.worker_pids() == []
+    assert result.rewards == [1.0, 0.0]
+    assert result.mask == [True, False]
+
+
+def test_batch_shape_and_name_clashes_are_rejected(runtime: RewardRuntime) -> None:
+    with pytest.raises(ValueError, match="2 completions for 1 samples"):
+        runtime.score_batch(["a", "b"], [_sample("a")])
+    with pytest.raises(ValueError, match="must be unique"):
+        runtime.score_batch(["a"], [_sample("a")], extra=[RewardSpec(EXACT)])
+
+
+def test_reward_spec_validation_config_form_and_pickling() -> None:
+    spec = RewardSpec.from_dict({"verifier": "format", "weight": 0, "options": {"strict": True}})
+    assert spec == RewardSpec("format", 0, (("strict", True),))
+    assert pickle.loads(pickle.dumps(spec)) == spec
+    assert spec.option_dict() == {"strict": True}
+    with pytest.raises(ValueError, match=r"unknown keys \['name'\]"):
+        RewardSpec.from_dict({"verifier": "format", "name": "x"})
+    with pytest.raises(ValueError, match="weight must be finite"):
+        RewardSpec("format", math.nan)
+    with pytest.raises(TypeError, match="options must be"):
+        RewardSpec("format", 1.0, {"strict": True})  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [({"workers": -1}, "workers"), ({"timeout_s": 0}, "timeout_s"), ({"memory_mb": 0}, "memory")],
+)
+def test_bad_runtime_settings_are_rejected(kwargs: dict[str, int], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        RewardRuntime(**kwargs)  # type: ignore[arg-type]
+
+
+def test_close_and_garbage_collection_leave_no_workers() -> None:
+    rt = RewardRuntime(workers=2, timeout_s=1.0)
+    rt.verify([VerifierCall("1", EXACT, "1")])
+    pids = rt.worker_pids()
+    rt.close()
+    rt.close()
+    assert _wait_gone(pids, 2.0)
+    with pytest.raises(RuntimeError, match="closed"):
+        rt.verify([VerifierCall("1", EXACT, "1")])
+    rt = RewardRuntime(workers=2, timeout_s=1.0)
+    rt.verify([VerifierCall("1", EXACT, "1")])
+    pids = rt.worker_pids()
+    del rt
+    gc.collect()
+    assert _wait_gone(pids, 2.0)
+    assert not [p for p in multiprocessing.active_children() if p.pid in pids]
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_workers_die_with_their_parent_even_when_stuck_in_c_code() -> None:
+    script = textwrap.dedent(
+        f"""
+        import os, signal, threading, time
+        from rlvr.rewards import RewardRuntime, VerifierCall
+        if __name__ == "__main__":
+            rt = RewardRuntime(workers=2, timeout_s=60)
+            calls = [VerifierCall("a", "{PREFIX}SleepsForever", "x"),
+                     VerifierCall("a", "{PREFIX}BusyRegex", "x")]
+            threading.Thread(target=rt.verify, args=(calls,), daemon=True).start()
+            time.sleep(1.0)
+            print(*rt.worker_pids(), flush=True)
+            os.kill(os.getpid(), signal.SIGKILL)
+        """
+    )
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=60
+    )
+    pids: list[int | None] = [int(p) for p in done.stdout.split()]
+    assert len(pids) == 2, done.stderr
+    assert _wait_gone(pids, 5.0)
