@@ -1,0 +1,43 @@
+"""Data: typed records, dataset loading and synthetic tasks with verifiable references."""
+
+from rlvr.data.loading import (
+    DataError,
+    fingerprint,
+    iter_rows,
+    load_preference_pairs,
+    load_samples,
+    load_sft_rows,
+)
+from rlvr.data.synthetic import (
+    GENERATORS,
+    Task,
+    arithmetic,
+    code_tasks,
+    generate,
+    json_tasks,
+    task_row,
+    write_jsonl,
+)
+from rlvr.data.types import Message, PreferencePair, Prompt, RolloutGroup, Sample
+
+__all__ = [
+    "GENERATORS",
+    "DataError",
+    "Message",
+    "PreferencePair",
+    "Prompt",
+    "RolloutGroup",
+    "Sample",
+    "Task",
+    "arithmetic",
+    "code_tasks",
+    "fingerprint",
+    "generate",
+    "iter_rows",
+    "json_tasks",
+    "load_preference_pairs",
+    "load_samples",
+    "load_sft_rows",
+    "task_row",
+    "write_jsonl",
+]
