@@ -1,0 +1,72 @@
+"""Pure tensor functions for RL on language models: advantages, losses, KL, and presets.
+
+Tensors in, ``(loss, stats)`` out; every option is an explicit keyword. GRPO, DAPO and Dr. GRPO
+are ``presets.PRESETS`` entries, i.e. argument values for these functions, not trainers. See
+``docs/algorithms.md`` for the paper-to-argument table.
+"""
+
+from rlvr.algorithms.advantages import (
+    STD_SCALINGS,
+    StdScaling,
+    gae,
+    group_advantages,
+    masked_mean,
+    overlong_penalty,
+    whiten,
+    zero_variance_groups,
+)
+from rlvr.algorithms.kl import (
+    KL_ESTIMATORS,
+    AdaptiveKLController,
+    FixedKLController,
+    KLController,
+    KLEstimator,
+    entropy_from_logits,
+    kl_estimate,
+)
+from rlvr.algorithms.losses import (
+    AGGREGATIONS,
+    DPO_LOSSES,
+    AggMode,
+    DPOLossType,
+    Stats,
+    aggregate,
+    bradley_terry_loss,
+    dpo_loss,
+    policy_loss,
+    sft_loss,
+    value_loss,
+)
+from rlvr.algorithms.presets import PRESETS, LossPreset, get_preset
+
+__all__ = [
+    "AGGREGATIONS",
+    "DPO_LOSSES",
+    "KL_ESTIMATORS",
+    "PRESETS",
+    "STD_SCALINGS",
+    "AdaptiveKLController",
+    "AggMode",
+    "DPOLossType",
+    "FixedKLController",
+    "KLController",
+    "KLEstimator",
+    "LossPreset",
+    "Stats",
+    "StdScaling",
+    "aggregate",
+    "bradley_terry_loss",
+    "dpo_loss",
+    "entropy_from_logits",
+    "gae",
+    "get_preset",
+    "group_advantages",
+    "kl_estimate",
+    "masked_mean",
+    "overlong_penalty",
+    "policy_loss",
+    "sft_loss",
+    "value_loss",
+    "whiten",
+    "zero_variance_groups",
+]

@@ -1,0 +1,158 @@
+"""Group advantages, dynamic-sampling filter, overlong shaping, GAE and whitening, by hand."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from rlvr.algorithms.advantages import (
+    gae,
+    group_advantages,
+    masked_mean,
+    overlong_penalty,
+    whiten,
+    zero_variance_groups,
+)
+
+EPS = 1e-6
+
+
+def close(actual: torch.Tensor, expected: float | list[float] | list[list[float]]) -> None:
+    torch.testing.assert_close(
+        actual, torch.tensor(expected, dtype=actual.dtype), atol=1e-6, rtol=0
+    )
+
+
+def test_group_std_scaling_uses_unbiased_group_std() -> None:
+    # Groups [1, 0] and [0, 1]: mean 0.5, unbiased std sqrt((0.25 + 0.25) / 1) = sqrt(0.5).
+    a = 0.5 / (math.sqrt(0.5) + EPS)
+    rewards = torch.tensor([1.0, 0.0, 0.0, 1.0], dtype=torch.float64)
+    close(group_advantages(rewards, group_size=2, std_scaling="group"), [a, -a, -a, a])
+
+
+def test_no_std_scaling_is_the_centred_reward() -> None:
+    # Dr. GRPO: r - mean = +-0.5.
+    rewards = torch.tensor([1.0, 0.0, 0.0, 1.0], dtype=torch.float64)
+    close(group_advantages(rewards, group_size=2, std_scaling="none"), [0.5, -0.5, -0.5, 0.5])
+
+
+def test_batch_std_scaling_divides_by_the_std_of_all_rewards() -> None:
+    # [1, 0 | 1, 1]: group means 0.5 and 1. Batch mean 0.75, squared deviations
+    # 0.0625 + 0.5625 + 0.0625 + 0.0625 = 0.75, unbiased var 0.75 / 3 = 0.25, std 0.5.
+    rewards = torch.tensor([1.0, 0.0, 1.0, 1.0], dtype=torch.float64)
+    a = 0.5 / (0.5 + EPS)
+    close(group_advantages(rewards, group_size=2, std_scaling="batch"), [a, -a, 0.0, 0.0])
+
+
+def test_leave_one_out_baseline_is_the_mean_of_the_others() -> None:
+    # [1, 0, 0]: baselines mean(0, 0) = 0, mean(1, 0) = 0.5, mean(1, 0) = 0.5.
+    rewards = torch.tensor([1.0, 0.0, 0.0], dtype=torch.float64)
+    loo = group_advantages(rewards, group_size=3, std_scaling="none", leave_one_out=True)
+    close(loo, [1.0, -0.5, -0.5])
+    # With group scaling: unbiased std of [1, 0, 0] is sqrt((4/9 + 1/9 + 1/9) / 2) = sqrt(1/3).
+    scaled = group_advantages(rewards, group_size=3, std_scaling="group", leave_one_out=True)
+    s = math.sqrt(1 / 3) + EPS
+    close(scaled, [1.0 / s, -0.5 / s, -0.5 / s])
+
+
+def test_equal_rewards_give_exactly_zero_advantage() -> None:
+    rewards = torch.tensor([0.7, 0.7, 0.7, 0.7])
+    assert torch.equal(group_advantages(rewards, group_size=4, std_scaling="group"), torch.zeros(4))
+
+
+def test_two_dimensional_and_integer_rewards_match_the_flat_float_form() -> None:
+    flat = group_advantages(torch.tensor([1.0, 0.0, 1.0, 1.0]), group_size=2, std_scaling="group")
+    grid = group_advantages(torch.tensor([[1, 0], [1, 1]]), group_size=2, std_scaling="group")
+    torch.testing.assert_close(grid, flat, atol=1e-6, rtol=0)
+
+
+@pytest.mark.parametrize(
+    ("rewards", "group_size"),
+    [
+        (torch.tensor([1.0, 0.0, 1.0]), 1),  # one sample per group: no baseline
+        (torch.tensor([1.0, 0.0, 1.0]), 2),  # does not split into groups of 2
+        (torch.tensor([[1.0, 0.0, 1.0]]), 2),  # [B, G] with the wrong G
+    ],
+)
+def test_group_advantages_reject_bad_groups(rewards: torch.Tensor, group_size: int) -> None:
+    with pytest.raises(ValueError, match=r"group_size|G="):
+        group_advantages(rewards, group_size=group_size, std_scaling="group")
+
+
+def test_unknown_std_scaling_is_rejected() -> None:
+    with pytest.raises(ValueError, match="std_scaling"):
+        group_advantages(torch.zeros(4), group_size=2, std_scaling="global")  # type: ignore[arg-type]
+
+
+def test_zero_variance_groups_tolerate_float_noise() -> None:
+    rewards = torch.tensor(
+        [1.0, 1.0 + 1e-9, 0.0, 1.0, 0.0, 0.0, 0.5, 0.5 + 1e-5], dtype=torch.float64
+    )
+    flags = zero_variance_groups(rewards, group_size=2)
+    assert flags.tolist() == [True, False, True, False]
+    assert zero_variance_groups(rewards, group_size=2, atol=1e-4).tolist() == [
+        True,
+        False,
+        True,
+        True,
+    ]
+
+
+def test_overlong_penalty_in_its_three_regions() -> None:
+    # max_len 20, buffer 10: free up to 10, linear (10 - L) / 10 inside (10, 20], -1 beyond.
+    lengths = torch.tensor([5, 10, 12, 15, 20, 25])
+    close(overlong_penalty(lengths, max_len=20, buffer_len=10), [0.0, 0.0, -0.2, -0.5, -1.0, -1.0])
+    scaled = overlong_penalty(lengths, max_len=20, buffer_len=10, penalty=0.5)
+    close(scaled, [0.0, 0.0, -0.1, -0.25, -0.5, -0.5])
+
+
+@pytest.mark.parametrize("buffer_len", [0, 21])
+def test_overlong_penalty_rejects_bad_buffers(buffer_len: int) -> None:
+    with pytest.raises(ValueError, match="buffer_len"):
+        overlong_penalty(torch.tensor([1]), max_len=20, buffer_len=buffer_len)
+
+
+def test_gae_three_steps_by_hand() -> None:
+    # gamma 0.9, lam 0.8 (gamma * lam = 0.72), V = [0.5, 0.6, 0.7], reward 1 on the last token.
+    # deltas: t2 = 1 - 0.7 = 0.3; t1 = 0.9 * 0.7 - 0.6 = 0.03; t0 = 0.9 * 0.6 - 0.5 = 0.04.
+    # A2 = 0.3; A1 = 0.03 + 0.72 * 0.3 = 0.246; A0 = 0.04 + 0.72 * 0.246 = 0.21712.
+    rewards = torch.tensor([[0.0, 0.0, 1.0]], dtype=torch.float64)
+    values = torch.tensor([[0.5, 0.6, 0.7]], dtype=torch.float64)
+    adv, ret = gae(rewards, values, torch.ones(1, 3), gamma=0.9, lam=0.8)
+    close(adv, [[0.21712, 0.246, 0.3]])
+    close(ret, [[0.71712, 0.846, 1.0]])
+
+
+def test_gae_never_bootstraps_from_right_padding() -> None:
+    # Row 2 ends at t1; its padded value 99 and reward 5 must not leak in.
+    # t1: delta = 1 - 0.6 = 0.4; t0: delta = 0.9 * 0.6 - 0.5 = 0.04, A0 = 0.04 + 0.72 * 0.4 = 0.328.
+    rewards = torch.tensor([[0.0, 0.0, 1.0], [0.0, 1.0, 5.0]], dtype=torch.float64)
+    values = torch.tensor([[0.5, 0.6, 0.7], [0.5, 0.6, 99.0]], dtype=torch.float64)
+    mask = torch.tensor([[1, 1, 1], [1, 1, 0]])
+    adv, ret = gae(rewards, values, mask, gamma=0.9, lam=0.8)
+    close(adv, [[0.21712, 0.246, 0.3], [0.328, 0.4, 0.0]])
+    close(ret, [[0.71712, 0.846, 1.0], [0.828, 1.0, 0.0]])
+
+
+def test_gae_with_unit_gamma_and_lambda_is_return_minus_value() -> None:
+    rewards = torch.tensor([[0.0, 0.0, 1.0]], dtype=torch.float64)
+    values = torch.tensor([[0.5, 0.6, 0.7]], dtype=torch.float64, requires_grad=True)
+    adv, ret = gae(rewards, values, torch.ones(1, 3), gamma=1.0, lam=1.0)
+    close(adv, [[0.5, 0.4, 0.3]])
+    assert not adv.requires_grad and not ret.requires_grad
+
+
+def test_masked_mean_ignores_masked_entries_and_empty_masks() -> None:
+    x = torch.tensor([[1.0, 2.0], [3.0, 4.0]], dtype=torch.float64)
+    close(masked_mean(x, torch.tensor([[1, 0], [1, 1]])), 8.0 / 3.0)
+    assert float(masked_mean(x, torch.zeros(2, 2))) == 0.0
+
+
+def test_whiten_uses_masked_unbiased_statistics() -> None:
+    # Unmasked [1, 2, 3]: mean 2, unbiased var (1 + 0 + 1) / 2 = 1.
+    x = torch.tensor([[1.0, 2.0, 3.0, 100.0]], dtype=torch.float64)
+    mask = torch.tensor([[1, 1, 1, 0]])
+    close(whiten(x, mask), [[-1.0, 0.0, 1.0, 0.0]])
+    close(whiten(x, mask, shift_mean=False), [[1.0, 2.0, 3.0, 0.0]])
