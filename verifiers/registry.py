@@ -86,7 +86,7 @@ def get(spec: str, options: Mapping[str, Any] | None = None) -> Verifier:
     cls = resolve(spec)
     try:
         verifier = cls(**dict(options or {}))
-    except TypeError as exc:
+    except (TypeError, ValueError) as exc:
         raise RegistryError(f"bad options for verifier {spec!r}: {exc}") from exc
     if not isinstance(verifier, Verifier):
         raise RegistryError(f"{spec!r} does not follow the Verifier protocol")
