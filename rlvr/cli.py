@@ -33,8 +33,11 @@ def _config_args(p: argparse.ArgumentParser) -> None:
     )
 
 
-TRAINERS: dict[str, str] = {}
-"""Trainable stage -> `module:function(config) -> int` running it."""
+TRAINERS: dict[str, str] = {
+    "sft": "rlvr.trainers.sft:train",
+    "grpo": "rlvr.trainers.grpo:train",
+}
+"""Trainable stage -> `module:function(config)` running it; its result is printed as JSON."""
 
 PLANNED_STAGES = ("sft", "dpo", "reward_model", "ppo", "grpo")
 """Training stages of the design; those missing from `TRAINERS` have not landed yet."""
@@ -43,7 +46,7 @@ PLANNED_STAGES = ("sft", "dpo", "reward_model", "ppo", "grpo")
 def cmd_train(args: argparse.Namespace) -> int:
     import importlib
 
-    from rlvr.config import load_config, read_stage
+    from rlvr.config import load_config, read_stage, to_dict
 
     stage = read_stage(args.config)
     if stage not in TRAINERS:
@@ -55,8 +58,9 @@ def cmd_train(args: argparse.Namespace) -> int:
         )
     module, _, func = TRAINERS[stage].partition(":")
     config: object = load_config(args.config, overrides=args.overrides)
-    result: int = getattr(importlib.import_module(module), func)(config)
-    return result
+    result = getattr(importlib.import_module(module), func)(config)
+    print(json.dumps(to_dict(result), indent=2))
+    return 0
 
 
 def cmd_eval(args: argparse.Namespace) -> int:

@@ -33,6 +33,8 @@ T = TypeVar("T")
 
 STAGES: dict[str, str] = {
     "eval": "rlvr.evaluate:EvalConfig",
+    "sft": "rlvr.trainers.sft:SFTConfig",
+    "grpo": "rlvr.trainers.grpo:GRPOConfig",
 }
 """Stage name (the YAML's `stage:` key) -> `module:Class` of its config dataclass."""
 

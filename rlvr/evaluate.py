@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from rlvr.config import to_dict
 from rlvr.data import Sample
 from rlvr.loaders import load_policy, load_rows
-from rlvr.rewards import RewardRuntime, RewardSpec
+from rlvr.rewards import RewardResult, RewardRuntime, RewardSpec
 from rlvr.rollout import HFEngine, SamplingParams
 from rlvr.runs import create_run, seed_everything
 from rlvr.sections import DataConfig, GenerationConfig, ModelConfig, RewardConfig, RunConfig
@@ -58,6 +60,58 @@ def reward_specs(cfg: RewardConfig) -> list[RewardSpec]:
     return [RewardSpec(s.verifier, s.weight, tuple(s.options.items())) for s in cfg.extra]
 
 
+@dataclass(frozen=True)
+class Scored:
+    """Completions of one evaluation pass and their verdicts."""
+
+    completions: list[str]
+    """One completion per sample."""
+    result: RewardResult
+    """The reward runtime's result for them."""
+    generate_s: float
+    """Seconds spent generating."""
+
+    @property
+    def accuracy(self) -> float:
+        """Share of rows whose own verifier gave score 1."""
+        verdicts = self.result.verdicts_for_rows()
+        return sum(v.score == 1.0 for v in verdicts) / max(1, len(verdicts))
+
+
+def score_model(
+    model: Any,
+    tokenizer: Any,
+    samples: list[Sample],
+    *,
+    generation: GenerationConfig,
+    runtime: RewardRuntime,
+    extra: Sequence[RewardSpec] = (),
+    seed: int = 0,
+) -> Scored:
+    """Generate one completion per sample (greedy unless `generation` samples) and score it."""
+    engine = HFEngine(model, tokenizer, batch_size=generation.batch_size)
+    sampling = SamplingParams(
+        max_new_tokens=generation.max_new_tokens,
+        temperature=generation.temperature,
+        top_p=generation.top_p,
+        seed=seed,
+    )
+    start = time.perf_counter()
+    completions = [g.texts[0] for g in engine.generate(samples, n=1, sampling=sampling)]
+    generate_s = time.perf_counter() - start
+    return Scored(completions, runtime.score_batch(completions, samples, extra=extra), generate_s)
+
+
+def open_runtime(cfg: RewardConfig) -> RewardRuntime:
+    """A reward runtime configured by a reward section."""
+    return RewardRuntime(
+        workers=cfg.workers,
+        timeout_s=cfg.timeout_s,
+        memory_mb=cfg.memory_mb,
+        max_completion_chars=cfg.max_completion_chars,
+    )
+
+
 def evaluate(cfg: EvalConfig) -> EvalResult:
     """Generate one completion per row, score it, write the run directory."""
     seed_everything(cfg.run.seed)
@@ -72,41 +126,30 @@ def evaluate(cfg: EvalConfig) -> EvalResult:
         overwrite=cfg.run.overwrite,
     )
     model, tokenizer = load_policy(cfg.model)
-    engine = HFEngine(model, tokenizer, batch_size=cfg.generation.batch_size)
-    sampling = SamplingParams(
-        max_new_tokens=cfg.generation.max_new_tokens,
-        temperature=cfg.generation.temperature,
-        top_p=cfg.generation.top_p,
-        seed=cfg.run.seed,
+    with open_runtime(cfg.reward) as runtime:
+        scored = score_model(
+            model,
+            tokenizer,
+            samples,
+            generation=cfg.generation,
+            runtime=runtime,
+            extra=reward_specs(cfg.reward),
+            seed=cfg.run.seed,
+        )
+    result_rows = scored.result
+    _write_completions(
+        run.dir / "completions.jsonl", samples, scored.completions, result_rows.verdicts_for_rows()
     )
-    start = time.perf_counter()
-    completions = [g.texts[0] for g in engine.generate(samples, n=1, sampling=sampling)]
-    gen_s = time.perf_counter() - start
-    with RewardRuntime(
-        workers=cfg.reward.workers,
-        timeout_s=cfg.reward.timeout_s,
-        memory_mb=cfg.reward.memory_mb,
-        max_completion_chars=cfg.reward.max_completion_chars,
-    ) as runtime:
-        scored = runtime.score_batch(completions, samples, extra=reward_specs(cfg.reward))
-    main = scored.verdicts_for_rows()
-    _write_completions(run.dir / "completions.jsonl", samples, completions, main)
-    kept = [r for r, m in zip(scored.rewards, scored.mask, strict=True) if m]
+    kept = [r for r, m in zip(result_rows.rewards, result_rows.mask, strict=True) if m]
     result = EvalResult(
-        accuracy=sum(v.score == 1.0 for v in main) / max(1, len(samples)),
+        accuracy=scored.accuracy,
         mean_reward=sum(kept) / max(1, len(kept)),
         n=len(samples),
-        counts=scored.counts,
+        counts=result_rows.counts,
         run_dir=str(run.dir),
     )
-    run.log(
-        0,
-        {
-            "eval/accuracy": result.accuracy,
-            "eval/mean_reward": result.mean_reward,
-            "eval/generate_s": gen_s,
-        },
-    )
+    metrics = {"eval/accuracy": result.accuracy, "eval/mean_reward": result.mean_reward}
+    run.log(0, {**metrics, "eval/generate_s": scored.generate_s})
     run.write_json("summary.json", to_dict(result))
     run.close()
     return result

@@ -8,7 +8,7 @@ import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel
 from transformers import PreTrainedTokenizerBase as Tokenizer
 
-from rlvr.data import Sample, fingerprint, generate, load_samples
+from rlvr.data import Prompt, Sample, fingerprint, generate, load_samples, load_sft_rows
 from rlvr.sections import DataConfig, ModelConfig
 from rlvr.tiny import PRESETS, build_tiny
 
@@ -32,3 +32,16 @@ def load_rows(cfg: DataConfig) -> tuple[list[Sample], str]:
     assert cfg.source is not None
     samples = load_samples(cfg.source, split=cfg.split, limit=cfg.n)
     return samples, fingerprint(cfg.source)
+
+
+def load_sft(cfg: DataConfig) -> tuple[list[tuple[Prompt, str]], str]:
+    """(prompt, completion) pairs a data section names, and their fingerprint.
+
+    Synthetic generators supply their worked solutions as completions.
+    """
+    if cfg.synthetic is not None:
+        tasks = generate(cfg.synthetic, cfg.n, seed=cfg.seed)
+        pairs = [(task.sample.prompt, task.solution) for task in tasks]
+        return pairs, f"synthetic:{cfg.synthetic}:n={cfg.n}:seed={cfg.seed}"
+    assert cfg.source is not None
+    return load_sft_rows(cfg.source, split=cfg.split, limit=cfg.n), fingerprint(cfg.source)

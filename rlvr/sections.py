@@ -103,3 +103,25 @@ class RunConfig:
     """Global seed (python, torch)."""
     overwrite: bool = False
     """Replace an existing run directory of the same name instead of refusing."""
+
+
+@dataclass(frozen=True)
+class OptimConfig:
+    """AdamW with warm-up and a decay schedule."""
+
+    lr: float = 1e-4
+    """Peak learning rate."""
+    weight_decay: float = 0.0
+    """Decoupled weight decay."""
+    betas: tuple[float, float] = (0.9, 0.999)
+    """AdamW betas."""
+    warmup_steps: int = 0
+    """Linear warm-up from 0 to `lr` over this many optimizer steps."""
+    schedule: Literal["constant", "cosine", "linear"] = "constant"
+    """Decay after warm-up, down to 10% of `lr` at the last step (cosine, linear)."""
+    grad_clip: float | None = 1.0
+    """Clip the global gradient norm to this value; None disables clipping."""
+
+    def __post_init__(self) -> None:
+        if self.lr <= 0 or self.warmup_steps < 0:
+            raise ValueError("lr must be positive and warmup_steps non-negative")

@@ -1,0 +1,120 @@
+"""Token plumbing shared by the trainers: encode prompt/completion pairs, pad, score tokens.
+
+Implementation details:
+  1. Prompt and completion are tokenized separately and concatenated, so training sees exactly
+     the ids generation produces (a joint encode could merge tokens across the boundary).
+  2. Batches are right-padded. `completion_mask[b, t]` marks position `t` as a completion token
+     of row `b`; the log-probability of that token comes from the logits at `t - 1`.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import torch
+
+from rlvr.data.types import Prompt
+from rlvr.rollout.hf import render_prompt
+
+
+@dataclass(frozen=True)
+class TokenBatch:
+    """Right-padded prompt+completion ids. Shapes `[B, L]`."""
+
+    input_ids: torch.Tensor
+    """Token ids, padded with the pad id."""
+    attention_mask: torch.Tensor
+    """1 on real tokens, 0 on padding."""
+    completion_mask: torch.Tensor
+    """1 on completion tokens (the ones a loss is taken on), 0 elsewhere."""
+
+    def to(self, device: torch.device | str) -> TokenBatch:
+        """The same batch on `device`."""
+        return TokenBatch(
+            self.input_ids.to(device),
+            self.attention_mask.to(device),
+            self.completion_mask.to(device),
+        )
+
+    def __getitem__(self, rows: slice) -> TokenBatch:
+        return TokenBatch(
+            self.input_ids[rows], self.attention_mask[rows], self.completion_mask[rows]
+        )
+
+
+def encode_pairs(
+    tokenizer: object,
+    prompts: Sequence[Prompt],
+    completions: Sequence[str],
+    *,
+    eos_id: int | None,
+    max_len: int | None = None,
+) -> list[tuple[list[int], list[int]]]:
+    """(prompt ids, completion ids) per row; `eos_id` is appended to each completion if given.
+
+    Rows longer than `max_len` keep their prompt and lose completion tokens from the end.
+    """
+    texts = [render_prompt(tokenizer, p) for p in prompts]  # type: ignore[arg-type]
+    enc_p = tokenizer(texts, add_special_tokens=False)["input_ids"]  # type: ignore[operator]
+    enc_c = tokenizer(list(completions), add_special_tokens=False)["input_ids"]  # type: ignore[operator]
+    pairs = []
+    for p_ids, c_ids in zip(enc_p, enc_c, strict=True):
+        c_ids = [*c_ids, eos_id] if eos_id is not None else list(c_ids)
+        if max_len is not None:
+            c_ids = c_ids[: max(0, max_len - len(p_ids))]
+        pairs.append((list(p_ids), c_ids))
+    return pairs
+
+
+def pad_pairs(pairs: Sequence[tuple[Sequence[int], Sequence[int]]], *, pad_id: int) -> TokenBatch:
+    """Right-pad (prompt, completion) id pairs into a `TokenBatch`."""
+    width = max(len(p) + len(c) for p, c in pairs)
+    ids = torch.full((len(pairs), width), pad_id, dtype=torch.long)
+    attn = torch.zeros((len(pairs), width), dtype=torch.long)
+    comp = torch.zeros((len(pairs), width), dtype=torch.long)
+    for row, (p, c) in enumerate(pairs):
+        n_p, n = len(p), len(p) + len(c)
+        ids[row, :n] = torch.tensor([*p, *c], dtype=torch.long)
+        attn[row, :n] = 1
+        comp[row, n_p:n] = 1
+    return TokenBatch(ids, attn, comp)
+
+
+def token_logprobs(
+    model: torch.nn.Module, batch: TokenBatch, *, temperature: float = 1.0
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Log-probabilities of each next token and the logits that gave them.
+
+    Returns:
+        logprobs `[B, L-1]` of `input_ids[:, 1:]`, and logits `[B, L-1, V]` (positions 0..L-2).
+        Align masks with `batch.completion_mask[:, 1:]`.
+    """
+    out = model(input_ids=batch.input_ids, attention_mask=batch.attention_mask)
+    logits = out.logits[:, :-1].float()  # [B, L-1, V]
+    if temperature != 1.0:
+        logits = logits / temperature
+    targets = batch.input_ids[:, 1:].unsqueeze(-1)  # [B, L-1, 1]
+    # gather - logsumexp: never materialises a second [B, L-1, V] tensor
+    logprobs = logits.gather(-1, targets).squeeze(-1) - torch.logsumexp(logits, dim=-1)
+    return logprobs, logits
+
+
+class Batches:
+    """Seeded epoch permutations over `n` rows; `cursor` is saved with checkpoints."""
+
+    def __init__(self, n: int, seed: int, cursor: int = 0) -> None:
+        self.n, self.seed, self.cursor = n, seed, cursor
+        self._epoch, self._order = -1, list(range(n))
+
+    def next(self, size: int) -> list[int]:
+        rows = []
+        for _ in range(size):
+            epoch, pos = divmod(self.cursor, self.n)
+            if epoch != self._epoch:
+                self._epoch, self._order = epoch, list(range(self.n))
+                random.Random(self.seed * 100_003 + epoch).shuffle(self._order)
+            rows.append(self._order[pos])
+            self.cursor += 1
+        return rows

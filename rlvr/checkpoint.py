@@ -1,0 +1,114 @@
+"""Checkpoints every trainer shares: HF-format weights plus the state needed to resume exactly.
+
+```
+<run>/checkpoints/
+  step-00000040/        model + tokenizer (save_pretrained), trainer_state.pt
+  latest                name of the newest complete checkpoint
+```
+
+Implementation details:
+  1. A checkpoint is written into a temporary sibling directory and renamed into place, and
+     `latest` is replaced atomically afterwards, so a run killed mid-save resumes from the
+     previous complete checkpoint.
+  2. `trainer_state.pt` holds the step, optimizer and scheduler state, python and torch RNG
+     states and any trainer-specific state (e.g. the data cursor), so a resumed run draws the
+     same batches and samples as an uninterrupted one.
+  3. On resume, metrics lines logged after the checkpoint's step are dropped from
+     metrics.jsonl: the resumed run logs them again, and the stream matches an uninterrupted run.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+STATE_FILE = "trainer_state.pt"
+LATEST = "latest"
+
+
+@dataclass(frozen=True)
+class Resumed:
+    """What a trainer gets back from `load_latest`."""
+
+    path: Path
+    """The checkpoint directory (loadable with `from_pretrained`)."""
+    step: int
+    """Optimizer steps completed when it was saved."""
+    state: dict[str, Any]
+    """The full trainer state (optimizer, scheduler, rng, extra)."""
+
+
+def save_checkpoint(
+    checkpoints: Path,
+    step: int,
+    *,
+    model: Any,
+    tokenizer: Any,
+    optimizer: torch.optim.Optimizer | None = None,
+    scheduler: Any = None,
+    extra: dict[str, Any] | None = None,
+    keep: int = 2,
+) -> Path:
+    """Write checkpoint `step` and point `latest` at it; keep the newest `keep` checkpoints."""
+    checkpoints.mkdir(parents=True, exist_ok=True)
+    name = f"step-{step:08d}"
+    final = checkpoints / name
+    tmp = checkpoints / f".{name}.tmp"
+    shutil.rmtree(tmp, ignore_errors=True)
+    model.save_pretrained(tmp)
+    tokenizer.save_pretrained(tmp)
+    state = {
+        "step": step,
+        "optimizer": optimizer.state_dict() if optimizer is not None else None,
+        "scheduler": scheduler.state_dict() if scheduler is not None else None,
+        "python_rng": random.getstate(),
+        "torch_rng": torch.get_rng_state(),
+        "extra": extra or {},
+    }
+    torch.save(state, tmp / STATE_FILE)
+    shutil.rmtree(final, ignore_errors=True)
+    tmp.rename(final)
+    pointer = checkpoints / f".{LATEST}.tmp"
+    pointer.write_text(name + "\n")
+    os.replace(pointer, checkpoints / LATEST)
+    for old in sorted(checkpoints.glob("step-*"))[:-keep] if keep > 0 else []:
+        shutil.rmtree(old, ignore_errors=True)
+    return final
+
+
+def latest_checkpoint(checkpoints: Path) -> Path | None:
+    """The newest complete checkpoint directory, or None."""
+    pointer = checkpoints / LATEST
+    if not pointer.exists():
+        return None
+    path = checkpoints / pointer.read_text().strip()
+    return path if (path / STATE_FILE).exists() else None
+
+
+def load_latest(checkpoints: Path) -> Resumed | None:
+    """Trainer state of the newest checkpoint, with RNG states restored; None if there is none."""
+    path = latest_checkpoint(checkpoints)
+    if path is None:
+        return None
+    state = torch.load(path / STATE_FILE, map_location="cpu", weights_only=False)
+    random.setstate(state["python_rng"])
+    torch.set_rng_state(state["torch_rng"])
+    return Resumed(path, int(state["step"]), state)
+
+
+def truncate_metrics(metrics: Path, step: int) -> None:
+    """Drop metrics lines logged after `step` (they are logged again by the resumed run)."""
+    if not metrics.exists():
+        return
+    kept = []
+    for line in metrics.read_text().splitlines():
+        if line.strip() and json.loads(line).get("step", 0) <= step:
+            kept.append(line)
+    metrics.write_text("".join(f"{line}\n" for line in kept))

@@ -1,0 +1,36 @@
+"""Optimizer and learning-rate schedule from an `OptimConfig`."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from rlvr.sections import OptimConfig
+
+
+def build_optimizer(
+    params: list[torch.nn.Parameter], cfg: OptimConfig, *, total_steps: int
+) -> tuple[torch.optim.Optimizer, torch.optim.lr_scheduler.LambdaLR]:
+    """AdamW over `params` and a LambdaLR: linear warm-up, then the configured decay."""
+    optimizer = torch.optim.AdamW(params, lr=cfg.lr, betas=cfg.betas, weight_decay=cfg.weight_decay)
+
+    def factor(step: int) -> float:
+        if step < cfg.warmup_steps:
+            return (step + 1) / cfg.warmup_steps
+        if cfg.schedule == "constant":
+            return 1.0
+        progress = min(1.0, (step - cfg.warmup_steps) / max(1, total_steps - cfg.warmup_steps))
+        if cfg.schedule == "linear":
+            return 1.0 - 0.9 * progress
+        return 0.1 + 0.9 * 0.5 * (1.0 + math.cos(math.pi * progress))
+
+    return optimizer, torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+
+
+def clip_gradients(params: list[torch.nn.Parameter], max_norm: float | None) -> float:
+    """Clip the global gradient norm (when `max_norm` is set); return the norm before clipping."""
+    if max_norm is None:
+        grads = [p.grad.detach().norm() for p in params if p.grad is not None]
+        return float(torch.stack(grads).norm()) if grads else 0.0
+    return float(torch.nn.utils.clip_grad_norm_(params, max_norm))

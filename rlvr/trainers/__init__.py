@@ -1,0 +1,1 @@
+"""One trainer per stage: sft, dpo, reward_model, ppo, grpo. No inheritance between them."""

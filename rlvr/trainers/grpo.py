@@ -1,0 +1,564 @@
+"""Group rollout RL: GRPO, DAPO and Dr. GRPO as presets of one loop.
+
+`rlvr train CONFIG.yaml` with `stage: grpo`. Each step: draw prompts, sample G completions per
+prompt, score them with the rows' verifiers in the reward runtime, turn rewards into group
+advantages, and take `num_iterations` optimizer steps on the clipped surrogate.
+
+Deviations from the papers, and choices where they are silent:
+  - Rows whose reward is an infrastructure failure (mask False in the reward runtime) are left
+    out of the loss; in the group statistics their reward is replaced by the mean of the group's
+    other rows, so they neither raise nor lower their neighbours' advantages.
+  - With `num_iterations` (mu) > 1 the batch is reused for mu optimizer steps; the first step's
+    ratio is exactly 1 because the "old" log-probabilities are computed by the same model
+    before any update (not taken from the generation engine, whose numerics may differ).
+  - Dynamic sampling (DAPO) drops zero-variance groups and samples more prompts, up to
+    `max_refill_rounds` extra rollouts per step; if the batch is still short it trains on what
+    it has and logs `rollout/refill_short`.
+  - Overlong shaping (DAPO) is added to the reward before advantages; the verifier's own score is
+    what `reward/*` metrics and the pass rate report.
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any, Literal
+
+import torch
+from tqdm import tqdm
+
+from rlvr.algorithms.advantages import (
+    group_advantages,
+    masked_mean,
+    overlong_penalty,
+    zero_variance_groups,
+)
+from rlvr.algorithms.kl import entropy_from_logits
+from rlvr.algorithms.losses import AggMode, policy_loss
+from rlvr.algorithms.presets import LossPreset, get_preset
+from rlvr.batching import Batches, TokenBatch, pad_pairs, token_logprobs
+from rlvr.checkpoint import load_latest, save_checkpoint, truncate_metrics
+from rlvr.data import RolloutGroup, Sample
+from rlvr.evaluate import open_runtime, reward_specs, score_model
+from rlvr.loaders import load_policy, load_rows
+from rlvr.optim import build_optimizer, clip_gradients
+from rlvr.rewards import RewardResult, RewardRuntime
+from rlvr.rollout import HFEngine, RolloutEngine, SamplingParams
+from rlvr.runs import Run, create_run, seed_everything
+from rlvr.sections import (
+    DataConfig,
+    GenerationConfig,
+    ModelConfig,
+    OptimConfig,
+    RewardConfig,
+    RunConfig,
+)
+
+
+@dataclass(frozen=True)
+class AlgoConfig:
+    """The group-relative algorithm: a preset plus optional overrides of its values."""
+
+    preset: Literal["grpo", "dapo", "dr_grpo"] = "grpo"
+    """Starting values (see docs/algorithms.md); the fields below override them when set."""
+    eps_low: float | None = None
+    """Lower clip range of the ratio."""
+    eps_high: float | None = None
+    """Upper clip range of the ratio (clip-higher when above eps_low)."""
+    agg_mode: AggMode | None = None
+    """Loss aggregation: token-mean | seq-mean-token-mean | seq-mean-token-sum-norm."""
+    std_scaling: Literal["group", "batch", "none"] | None = None
+    """Advantage scaling by the reward std of the group, the batch, or not at all."""
+    kl_coef: float | None = None
+    """Weight of the KL term to a frozen reference model (0: no reference model is kept)."""
+    kl_estimator: Literal["k1", "k2", "k3"] = "k3"
+    """KL estimator for the penalty and the logged KL."""
+    leave_one_out: bool | None = None
+    """Leave-one-out (RLOO) baseline instead of the group mean."""
+    dynamic_sampling: bool | None = None
+    """Drop zero-variance groups and sample more prompts to refill the batch."""
+    overlong_buffer: int | None = None
+    """Soft overlong punishment over the last this-many tokens of max_new_tokens."""
+    overlong_penalty: float = 1.0
+    """Largest overlong punishment (reached at max_new_tokens)."""
+    zero_variance_atol: float = 1e-6
+    """Rewards closer than this count as equal for dynamic sampling."""
+    max_refill_rounds: int = 4
+    """Extra rollout rounds per step allowed to refill a dynamically sampled batch."""
+    group_size: int = 8
+    """G: completions sampled per prompt."""
+    prompts_per_step: int = 16
+    """Prompts (groups) per training step."""
+    num_iterations: int = 1
+    """mu: optimizer steps taken on each batch of rollouts."""
+    micro_batch_size: int | None = None
+    """Completions per forward/backward pass (gradient accumulation); None = all at once."""
+    entropy_coef: float = 0.0
+    """Weight of an entropy bonus (0: entropy is only logged)."""
+
+    def resolved(self) -> LossPreset:
+        """The preset with this config's overrides applied."""
+        preset = get_preset(self.preset)
+        overrides = {
+            name: getattr(self, name)
+            for name in (
+                "eps_low",
+                "eps_high",
+                "agg_mode",
+                "std_scaling",
+                "kl_coef",
+                "leave_one_out",
+                "dynamic_sampling",
+                "overlong_buffer",
+            )
+            if getattr(self, name) is not None
+        }
+        return replace(preset, **overrides)
+
+
+@dataclass(frozen=True)
+class RolloutConfig:
+    """How rollouts are sampled."""
+
+    engine: Literal["hf"] = "hf"
+    """Generation engine: `hf` (transformers generate, shares the trainer's model)."""
+    max_new_tokens: int = 32
+    """Completion tokens at most (truncated completions are counted)."""
+    temperature: float = 1.0
+    """Sampling temperature."""
+    top_p: float = 1.0
+    """Nucleus sampling mass."""
+    batch_size: int = 256
+    """Completions per `generate` call."""
+
+
+@dataclass(frozen=True)
+class GRPOTrainConfig:
+    """Loop settings of the GRPO stage."""
+
+    max_steps: int = 100
+    """Training steps (each: one rollout batch, num_iterations optimizer steps)."""
+    max_seconds: float | None = None
+    """Stop after this much wall-clock training time (evaluation excluded)."""
+    eval_every: int = 10
+    """Evaluate held-out accuracy every this many steps (and before and after training)."""
+    save_every: int = 20
+    """Write a resumable checkpoint every this many steps."""
+    keep_checkpoints: int = 2
+    """Resumable checkpoints kept on disk."""
+    random_reward: bool = False
+    """Control run: replace every reward by a coin flip (no learning signal should appear)."""
+
+
+@dataclass(frozen=True)
+class GRPOConfig:
+    """Group rollout RL stage (GRPO, DAPO, Dr. GRPO)."""
+
+    model: ModelConfig
+    """The policy to train (usually the SFT stage's `final` directory)."""
+    data: DataConfig
+    """Training prompts; each row names its verifier."""
+    run: RunConfig
+    """Output directory and seed."""
+    eval_data: DataConfig | None = None
+    """Held-out rows for greedy accuracy; None disables evaluation."""
+    algo: AlgoConfig = field(default_factory=AlgoConfig)
+    """Algorithm preset and overrides."""
+    rollout: RolloutConfig = field(default_factory=RolloutConfig)
+    """Sampling settings."""
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    """Optimizer and schedule."""
+    train: GRPOTrainConfig = field(default_factory=GRPOTrainConfig)
+    """Loop settings."""
+    reward: RewardConfig = field(default_factory=RewardConfig)
+    """Reward runtime and extra reward terms."""
+    generation: GenerationConfig = field(default_factory=GenerationConfig)
+    """Decoding for held-out evaluation (greedy by default)."""
+
+
+@dataclass(frozen=True)
+class GRPOResult:
+    """What the GRPO stage produced."""
+
+    final: str
+    """HF-format model directory."""
+    steps: int
+    """Training steps taken."""
+    accuracy_before: float | None
+    """Held-out greedy accuracy before the first step (None on resume or without eval data)."""
+    accuracy_after: float | None
+    """Held-out greedy accuracy after the last step."""
+
+
+# --- algorithm --------------------------------------------------------------------------------
+
+
+@dataclass
+class Rollouts:
+    """One step's scored completions, prompt-major: rows `g*G .. g*G+G-1` share a prompt."""
+
+    groups: list[RolloutGroup]
+    """The sampled groups."""
+    scores: torch.Tensor
+    """Summed verifier rewards, `[N]` (N = groups * G)."""
+    mask: torch.Tensor
+    """False where the reward is an infrastructure failure, `[N]`."""
+    results: list[RewardResult]
+    """The reward runtime's results (one per rollout round), for metrics."""
+
+
+def shaped_rewards(r: Rollouts, algo: LossPreset, cfg: GRPOConfig) -> torch.Tensor:
+    """Verifier rewards plus overlong shaping, with masked rows set to their group's mean."""
+    rewards = r.scores.clone()  # [N]
+    if algo.overlong_buffer is not None:
+        lengths = torch.tensor([len(ids) for g in r.groups for ids in g.completion_ids])
+        rewards += overlong_penalty(
+            lengths,
+            max_len=cfg.rollout.max_new_tokens,
+            buffer_len=min(algo.overlong_buffer, cfg.rollout.max_new_tokens),
+            penalty=cfg.algo.overlong_penalty,
+        )
+    grouped = rewards.view(-1, cfg.algo.group_size)  # [B, G]
+    keep = r.mask.view_as(grouped).float()  # [B, G]
+    mean = (grouped * keep).sum(1, keepdim=True) / keep.sum(1, keepdim=True).clamp(min=1)
+    return torch.where(keep.bool(), grouped, mean).view(-1)  # [N]
+
+
+def policy_step(
+    model: torch.nn.Module,
+    batch: TokenBatch,
+    old_logprobs: torch.Tensor,
+    ref_logprobs: torch.Tensor | None,
+    advantages: torch.Tensor,
+    *,
+    algo: LossPreset,
+    cfg: GRPOConfig,
+) -> dict[str, float]:
+    """Gradients of one optimizer step over the whole batch, accumulated over micro-batches."""
+    mask = batch.completion_mask[:, 1:]  # [N, L-1]
+    n = mask.shape[0]
+    micro = cfg.algo.micro_batch_size or n
+    global_tokens, global_seqs = int(mask.sum()), int((mask.sum(1) > 0).sum())
+    totals: dict[str, float] = {}
+    for start in range(0, n, micro):
+        rows = slice(start, start + micro)
+        logprobs, logits = token_logprobs(model, batch[rows])
+        loss, stats = policy_loss(
+            logprobs,
+            old_logprobs[rows],
+            advantages[rows],
+            mask[rows],
+            eps_low=algo.eps_low,
+            eps_high=algo.eps_high,
+            agg_mode=algo.agg_mode,
+            norm_len=cfg.rollout.max_new_tokens,
+            global_tokens=global_tokens,
+            global_seqs=global_seqs,
+            ref_logprobs=None if ref_logprobs is None else ref_logprobs[rows],
+            kl_coef=algo.kl_coef,
+            kl_estimator=cfg.algo.kl_estimator,
+        )
+        entropy = entropy_from_logits(logits, mask[rows])  # [n, L-1]
+        if cfg.algo.entropy_coef:
+            ent_sum = (entropy * mask[rows]).sum() / global_tokens
+            loss = loss - cfg.algo.entropy_coef * ent_sum
+        loss.backward()
+        share = float(mask[rows].sum()) / max(1, global_tokens)
+        stats["entropy"] = float(masked_mean(entropy.detach(), mask[rows]))
+        stats["loss"] = float(loss.detach()) / max(share, 1e-12)
+        for key, value in stats.items():
+            totals[key] = totals.get(key, 0.0) + value * share
+    return totals
+
+
+# --- plumbing ---------------------------------------------------------------------------------
+
+
+def _rollout_round(
+    engine: RolloutEngine,
+    runtime: RewardRuntime,
+    samples: Sequence[Sample],
+    cfg: GRPOConfig,
+    step_seed: int,
+) -> Rollouts:
+    sampling = SamplingParams(
+        max_new_tokens=cfg.rollout.max_new_tokens,
+        temperature=cfg.rollout.temperature,
+        top_p=cfg.rollout.top_p,
+        seed=step_seed,
+    )
+    groups = engine.generate(samples, n=cfg.algo.group_size, sampling=sampling)
+    texts = [t for g in groups for t in g.texts]
+    rows = [g.sample for g in groups for _ in g.texts]
+    result = runtime.score_batch(texts, rows, extra=reward_specs(cfg.reward))
+    scores = torch.tensor(result.rewards, dtype=torch.float32)
+    if cfg.train.random_reward:
+        generator = torch.Generator().manual_seed(step_seed)
+        scores = torch.randint(0, 2, scores.shape, generator=generator).float()
+    return Rollouts(groups, scores, torch.tensor(result.mask), [result])
+
+
+def collect(
+    engine: RolloutEngine,
+    runtime: RewardRuntime,
+    batches: Batches,
+    samples: list[Sample],
+    cfg: GRPOConfig,
+    algo: LossPreset,
+    step: int,
+) -> tuple[Rollouts, dict[str, float]]:
+    """Sample one step's groups; with dynamic sampling, drop zero-variance groups and refill."""
+    want, g = cfg.algo.prompts_per_step, cfg.algo.group_size
+    kept: list[Rollouts] = []
+    n_kept, rounds, dropped = 0, 0, 0
+    max_rounds = 1 + (cfg.algo.max_refill_rounds if algo.dynamic_sampling else 0)
+    while n_kept < want and rounds < max_rounds:
+        # Every round samples a full batch of prompts: generation is batched, so a full round
+        # costs about as much as a short one, and surplus groups are simply not used.
+        chosen = [samples[i] for i in batches.next(want)]
+        seed = cfg.run.seed * 7919 + step + 104_729 * rounds
+        r = _rollout_round(engine, runtime, chosen, cfg, step_seed=seed)
+        if algo.dynamic_sampling:
+            flat = zero_variance_groups(r.scores, group_size=g, atol=cfg.algo.zero_variance_atol)
+            r = _select_groups(r, [i for i, flat_i in enumerate(flat.tolist()) if not flat_i], g)
+            dropped += int(flat.sum())
+        kept.append(r)
+        n_kept += len(r.groups)
+        rounds += 1
+    merged = _select_groups(_concat(kept), list(range(min(want, n_kept))), g)
+    return merged, {
+        "rollout/rounds": rounds,
+        "rollout/dropped_groups": dropped,
+        "rollout/refill_short": max(0, want - n_kept),
+    }
+
+
+def _concat(parts: list[Rollouts]) -> Rollouts:
+    return Rollouts(
+        [grp for p in parts for grp in p.groups],
+        torch.cat([p.scores for p in parts]),
+        torch.cat([p.mask for p in parts]),
+        [res for p in parts for res in p.results],
+    )
+
+
+def _select_groups(r: Rollouts, keep: list[int], g: int) -> Rollouts:
+    rows = torch.tensor([i * g + j for i in keep for j in range(g)], dtype=torch.long)
+    return Rollouts([r.groups[i] for i in keep], r.scores[rows], r.mask[rows], r.results)
+
+
+def _rollout_metrics(r: Rollouts, elapsed: float) -> dict[str, float]:
+    lengths = [len(ids) for g in r.groups for ids in g.completion_ids]
+    truncated = [reason == "length" for g in r.groups for reason in g.finish_reasons]
+    metrics: dict[str, float] = {
+        "completion/length_mean": sum(lengths) / max(1, len(lengths)),
+        "completion/length_max": max(lengths, default=0),
+        "completion/truncated_share": sum(truncated) / max(1, len(truncated)),
+        "rollout/tokens_per_s": sum(lengths) / max(elapsed, 1e-9),
+        "rollout/s": elapsed,
+    }
+    if len(r.groups):
+        metrics["reward/mean"] = float(r.scores.mean())
+        metrics["reward/std"] = float(r.scores.std()) if len(r.scores) > 1 else 0.0
+    per_verifier: dict[str, list[float]] = {}
+    for result in r.results:
+        for name, verdicts in result.verdicts.items():
+            per_verifier.setdefault(name, []).extend(v.score for v in verdicts if v is not None)
+        for key, value in result.metrics("verify").items():
+            if not key.endswith(("/mean", "/kept_fraction")):
+                metrics[key] = metrics.get(key, 0.0) + value
+    for name, scores in per_verifier.items():
+        t = torch.tensor(scores)
+        metrics[f"reward/{name}/mean"] = float(t.mean()) if len(t) else 0.0
+        metrics[f"reward/{name}/std"] = float(t.std()) if len(t) > 1 else 0.0
+        metrics[f"reward/{name}/pass_rate"] = float((t == 1.0).float().mean()) if len(t) else 0.0
+    return metrics
+
+
+def _token_batch(r: Rollouts, pad_id: int) -> TokenBatch:
+    pairs = [(list(g.prompt_ids), list(ids)) for g in r.groups for ids in g.completion_ids]
+    return pad_pairs(pairs, pad_id=pad_id)
+
+
+def _train_step(
+    model: torch.nn.Module,
+    ref: torch.nn.Module | None,
+    r: Rollouts,
+    algo: LossPreset,
+    cfg: GRPOConfig,
+    optimizer: torch.optim.Optimizer,
+    scheduler: Any,
+    pad_id: int,
+) -> dict[str, float]:
+    rewards = shaped_rewards(r, algo, cfg)  # [N]
+    adv = group_advantages(
+        rewards,
+        group_size=cfg.algo.group_size,
+        std_scaling=algo.std_scaling,
+        leave_one_out=algo.leave_one_out,
+    )
+    batch = _token_batch(r, pad_id)
+    batch = replace(batch, completion_mask=batch.completion_mask * r.mask.long().unsqueeze(1))
+    with torch.no_grad():
+        old = token_logprobs(model, batch)[0]  # [N, L-1]
+        ref_lp = token_logprobs(ref, batch)[0] if ref is not None else None
+    stats: dict[str, float] = {}
+    for _ in range(cfg.algo.num_iterations):
+        optimizer.zero_grad(set_to_none=True)
+        stats = policy_step(model, batch, old, ref_lp, adv, algo=algo, cfg=cfg)
+        stats["grad_norm"] = clip_gradients(list(model.parameters()), cfg.optim.grad_clip)
+        optimizer.step()
+        scheduler.step()
+    stats["advantage_abs_mean"] = float(adv.abs().mean())
+    return {f"train/{k}": v for k, v in stats.items()}
+
+
+def _evaluate(
+    cfg: GRPOConfig, model: Any, tokenizer: Any, held_out: list[Sample], runtime: RewardRuntime
+) -> float:
+    accuracy = score_model(
+        model, tokenizer, held_out, generation=cfg.generation, runtime=runtime, seed=cfg.run.seed
+    ).accuracy
+    model.train()
+    return accuracy
+
+
+def train(cfg: GRPOConfig) -> GRPOResult:
+    """Run the GRPO stage; resumes from the run's last checkpoint when one exists."""
+    seed_everything(cfg.run.seed)
+    samples, data_hash = load_rows(cfg.data)
+    held_out, eval_hash = load_rows(cfg.eval_data) if cfg.eval_data else ([], None)
+    checkpoints = cfg.run.output_dir / cfg.run.name / "checkpoints"
+    run = create_run(
+        cfg.run.output_dir,
+        cfg.run.name,
+        cfg,
+        stage="grpo",
+        seed=cfg.run.seed,
+        datasets={"train": data_hash, **({"eval": eval_hash} if eval_hash else {})},
+        overwrite=cfg.run.overwrite,
+        resume=not cfg.run.overwrite and checkpoints.exists(),
+    )
+    resumed = load_latest(run.checkpoints)
+    model, tokenizer = load_policy(cfg.model if resumed is None else ModelConfig(str(resumed.path)))
+    model.train()
+    algo = cfg.algo.resolved()
+    ref = None
+    if algo.kl_coef > 0:
+        ref = load_policy(cfg.model)[0] if resumed is not None else copy.deepcopy(model)
+        ref.eval().requires_grad_(False)
+    steps_total = cfg.train.max_steps * cfg.algo.num_iterations
+    optimizer, scheduler = build_optimizer(
+        list(model.parameters()), cfg.optim, total_steps=steps_total
+    )
+    step, cursor = 0, 0
+    if resumed is not None:
+        optimizer.load_state_dict(resumed.state["optimizer"])
+        scheduler.load_state_dict(resumed.state["scheduler"])
+        step, cursor = resumed.step, resumed.state["extra"]["cursor"]
+        truncate_metrics(run.dir / "metrics.jsonl", step)
+    state = _LoopState(
+        run,
+        model,
+        tokenizer,
+        ref,
+        algo,
+        optimizer,
+        scheduler,
+        Batches(len(samples), cfg.run.seed, cursor),
+        samples,
+        held_out,
+    )
+    before, after, step = _loop(cfg, state, step, fresh=resumed is None)
+    final = run.dir / "final"
+    model.save_pretrained(final)
+    tokenizer.save_pretrained(final)
+    run.write_json(
+        "summary.json", {"steps": step, "accuracy_before": before, "accuracy_after": after}
+    )
+    run.close()
+    return GRPOResult(str(final), step, before, after)
+
+
+@dataclass
+class _LoopState:
+    run: Run
+    model: Any
+    tokenizer: Any
+    ref: Any
+    algo: LossPreset
+    optimizer: torch.optim.Optimizer
+    scheduler: Any
+    batches: Batches
+    samples: list[Sample]
+    held_out: list[Sample]
+
+
+def _loop(
+    cfg: GRPOConfig, s: _LoopState, step: int, *, fresh: bool
+) -> tuple[float | None, float | None, int]:
+    engine = HFEngine(s.model, s.tokenizer, batch_size=cfg.rollout.batch_size)
+    before = after = None
+    trained_s = 0.0
+    with (
+        open_runtime(cfg.reward) as runtime,
+        tqdm(
+            total=cfg.train.max_steps, initial=step, desc=f"{cfg.algo.preset}", dynamic_ncols=True
+        ) as bar,
+    ):
+        if s.held_out and fresh:
+            before = after = _evaluate(cfg, s.model, s.tokenizer, s.held_out, runtime)
+            s.run.log(0, {"eval/accuracy": before})
+        while step < cfg.train.max_steps:
+            if cfg.train.max_seconds is not None and trained_s >= cfg.train.max_seconds:
+                break
+            start = time.perf_counter()
+            rollouts, metrics = collect(engine, runtime, s.batches, s.samples, cfg, s.algo, step)
+            metrics.update(_rollout_metrics(rollouts, time.perf_counter() - start))
+            if rollouts.groups:
+                metrics.update(
+                    _train_step(
+                        s.model,
+                        s.ref,
+                        rollouts,
+                        s.algo,
+                        cfg,
+                        s.optimizer,
+                        s.scheduler,
+                        s.tokenizer.pad_token_id,
+                    )
+                )
+            step += 1
+            elapsed = time.perf_counter() - start
+            trained_s += elapsed
+            metrics.update(
+                {
+                    "time/step_s": elapsed,
+                    "time/trained_s": trained_s,
+                    "train/lr": s.scheduler.get_last_lr()[0],
+                }
+            )
+            bar.update(1)
+            bar.set_postfix(reward=f"{metrics.get('reward/mean', 0.0):.3f}")
+            if s.held_out and (step % cfg.train.eval_every == 0 or step == cfg.train.max_steps):
+                after = _evaluate(cfg, s.model, s.tokenizer, s.held_out, runtime)
+                metrics["eval/accuracy"] = after
+                bar.write(f"step {step}: held-out accuracy {after:.3f}")
+            s.run.log(step, metrics)
+            if step % cfg.train.save_every == 0:
+                save_checkpoint(
+                    s.run.checkpoints,
+                    step,
+                    model=s.model,
+                    tokenizer=s.tokenizer,
+                    optimizer=s.optimizer,
+                    scheduler=s.scheduler,
+                    extra={"cursor": s.batches.cursor},
+                    keep=cfg.train.keep_checkpoints,
+                )
+        if s.held_out and step % cfg.train.eval_every != 0 and step < cfg.train.max_steps:
+            after = _evaluate(cfg, s.model, s.tokenizer, s.held_out, runtime)
+            s.run.log(step, {"eval/accuracy": after})
+    return before, after, step
