@@ -56,8 +56,7 @@ def cmd_verifiers_check(args: argparse.Namespace) -> int:
 def cmd_sandbox_doctor(args: argparse.Namespace) -> int:
     import sandboxes
 
-    results = sandboxes.doctor()
-    print(sandboxes.format_doctor(results))
+    print(sandboxes.format_report(sandboxes.doctor()))
     return 0
 
 
@@ -65,7 +64,9 @@ def add_verify_commands(sub: Any) -> None:
     """Register the verifier and sandbox subcommands on the top-level subparsers."""
     p = sub.add_parser("verify", help="score a JSONL file of completions with one verifier")
     p.add_argument("--verifier", required=True, help="verifier name or pkg.module:Class")
-    p.add_argument("--input", type=Path, required=True, help='JSONL: {"id", "completion", "reference"}')
+    p.add_argument(
+        "--input", type=Path, required=True, help='JSONL: {"id", "completion", "reference"}'
+    )
     p.add_argument("--output", type=Path, required=True, help="JSONL with one verdict per line")
     p.add_argument("--workers", type=int, default=None, help="worker processes (default: CPUs)")
     p.add_argument("--timeout", type=float, default=5.0, help="seconds per call (default 5)")
@@ -87,4 +88,3 @@ def add_verify_commands(sub: Any) -> None:
     ssub = p.add_subparsers(dest="sandbox_command", required=True, metavar="ACTION")
     q = ssub.add_parser("doctor", help="run the attack battery against every backend here")
     q.set_defaults(handler=cmd_sandbox_doctor)
-

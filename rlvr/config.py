@@ -20,6 +20,7 @@ import difflib
 import enum
 import importlib
 import inspect
+import re
 import textwrap
 import types
 import typing
@@ -43,6 +44,21 @@ class ConfigError(ValueError):
     """A config file or override that does not match its dataclass."""
 
 
+class _Loader(yaml.SafeLoader):
+    """YAML 1.1 safe loader that also reads `1e-4` (no dot) as a float, as YAML 1.2 does."""
+
+
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?(?:\d[\d_]*)?(?:\.[\d_]*)?[eE][-+]?\d+$|^[-+]?\d[\d_]*\.[\d_]*$"),
+    list("-+0123456789."),
+)
+
+
+def _yaml(text: str) -> Any:
+    return yaml.load(text, Loader=_Loader)  # a SafeLoader subclass: no arbitrary objects
+
+
 def stage_class(stage: str) -> type[Any]:
     """The config dataclass registered for a stage name."""
     if stage not in STAGES:
@@ -63,7 +79,7 @@ def read_stage(path: str | Path) -> str:
 
 def _read_yaml(path: str | Path) -> dict[str, Any]:
     try:
-        raw = yaml.safe_load(Path(path).read_text())
+        raw = _yaml(Path(path).read_text())
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read config: {exc.strerror}") from exc
     except yaml.YAMLError as exc:
@@ -111,7 +127,7 @@ def _apply_override(raw: dict[str, Any], override: str, source: str) -> None:
         if not isinstance(child, dict):
             raise ConfigError(f"{source}: override {override!r}: {part!r} is not a mapping")
         node = child
-    node[parts[-1]] = yaml.safe_load(value)
+    node[parts[-1]] = _yaml(value)
 
 
 def from_dict(cls: type[T], data: Any, *, source: str = "<dict>", prefix: str = "") -> T:

@@ -78,6 +78,8 @@ class CallResult:
     """The verifier's verdict, or one made by the runtime (`timeout`, `worker_died`, ...)."""
     elapsed_s: float
     """Wall-clock seconds of the call (measured in the worker when it answered)."""
+    killed: bool = False
+    """True when the runtime killed the worker at the time bound (not a verifier's verdict)."""
 
 
 def call_verifier(verifier: Verifier, completion: str, reference: Any) -> tuple[CallResult, bool]:
@@ -307,7 +309,7 @@ class WorkerPool:
             verdict = Verdict(0.0, "verifier_error", detail)
         else:
             verdict = Verdict(0.0, "timeout", f"no verdict within {timeout_s:g} s; worker killed")
-        results[w.task] = CallResult(verdict, now - w.started)
+        results[w.task] = CallResult(verdict, now - w.started, killed=True)
         self._replace(i)
 
     @staticmethod

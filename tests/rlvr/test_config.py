@@ -75,6 +75,12 @@ def test_errors_name_file_and_key(tmp_path: Path, text: str, message: str) -> No
     assert message in str(info.value)
 
 
+def test_exponent_without_dot_is_a_float(tmp_path: Path) -> None:
+    cfg = load_config(write(tmp_path, "inner: {width: 3}\nrate: 2e-4\n"), Outer, ["name=1e3x"])
+    assert cfg.rate == 2e-4 and cfg.name == "1e3x"
+    assert load_config(write(tmp_path, "inner: {width: 3}\n"), Outer, ["rate=-1E+2"]).rate == -100
+
+
 def test_overrides_apply_dotted_keys(tmp_path: Path) -> None:
     path = write(tmp_path, "inner: {width: 3}\n")
     cfg = load_config(path, Outer, overrides=["inner.width=7", "name=run1", "tags=[a]"])

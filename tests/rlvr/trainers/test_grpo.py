@@ -1,0 +1,156 @@
+"""GRPO trainer: reward shaping, dynamic sampling, a smoke run, and kill-and-resume."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+from transformers import AutoModelForCausalLM
+
+from rlvr.algorithms.presets import get_preset
+from rlvr.batching import Batches
+from rlvr.config import load_config
+from rlvr.data import RolloutGroup, Sample
+from rlvr.rewards import RewardRuntime
+from rlvr.rollout import SamplingParams
+from rlvr.trainers.grpo import AlgoConfig, GRPOConfig, Rollouts, collect, shaped_rewards, train
+from tests.rlvr.trainers.conftest import write_config
+
+VOLATILE = ("time", "_s", "/s", "elapsed")
+
+
+def grpo_data(tmp_path: Path, model: Path, name: str = "grpo", **train: object) -> dict:
+    return {
+        "stage": "grpo",
+        "model": {"path": str(model)},
+        "data": {"synthetic": "arithmetic", "n": 64, "seed": 0},
+        "eval_data": {"synthetic": "arithmetic", "n": 8, "seed": 99},
+        "algo": {"preset": "grpo", "group_size": 4, "prompts_per_step": 4, "num_iterations": 2,
+                 "micro_batch_size": 8},
+        "rollout": {"max_new_tokens": 8},
+        "optim": {"lr": 1e-3},
+        "train": {"max_steps": 4, "eval_every": 2, "save_every": 2, **train},
+        "generation": {"max_new_tokens": 8},
+        "reward": {"workers": 1},
+        "run": {"name": name, "output_dir": str(tmp_path / "runs")},
+    }
+
+
+def grpo_config(tmp_path: Path, data: dict) -> GRPOConfig:
+    return load_config(write_config(tmp_path / "grpo.yaml", data))
+
+
+def rollouts(scores: list[float], mask: list[bool], group_size: int) -> Rollouts:
+    sample = Sample("p", "1", "math")
+    groups = [
+        RolloutGroup(sample, (1,), ((5,),) * group_size, ((0.0,),) * group_size,
+                     ("x",) * group_size, ("stop",) * group_size)
+        for _ in range(len(scores) // group_size)
+    ]
+    return Rollouts(groups, torch.tensor(scores), torch.tensor(mask), [])
+
+
+def test_masked_rows_take_their_group_mean(tmp_path: Path, tiny_model: Path) -> None:
+    cfg = grpo_config(tmp_path, grpo_data(tmp_path, tiny_model))
+    r = rollouts([1.0, 0.0, 0.0, 0.0, 1.0, 1.0, 0.0, 0.5], [True, True, False, True] * 2, 4)
+    # group 1: kept rows 1, 0, 0 -> mean 1/3 replaces row 2; group 2: kept 1, 1, 0.5 -> 2.5/3
+    expected = torch.tensor([1.0, 0.0, 1 / 3, 0.0, 1.0, 1.0, 2.5 / 3, 0.5])
+    got = shaped_rewards(r, get_preset("grpo"), cfg)
+    torch.testing.assert_close(got, expected)
+
+
+class ScriptedEngine:
+    """Returns completions whose rewards follow a script: row k of call c gets script[c][k]."""
+
+    def __init__(self, script: list[list[str]]) -> None:
+        self.script, self.calls = script, 0
+
+    def generate(self, samples, *, n, sampling: SamplingParams):  # type: ignore[no-untyped-def]
+        texts = self.script[self.calls]
+        self.calls += 1
+        return [
+            RolloutGroup(s, (1,), ((5,),) * n, ((0.0,),) * n, tuple(texts[i * n : (i + 1) * n]),
+                         ("stop",) * n)
+            for i, s in enumerate(samples)
+        ]
+
+    def update_weights(self, model: object) -> None:
+        return None
+
+
+def test_dynamic_sampling_drops_flat_groups_and_refills(tmp_path: Path, tiny_model: Path) -> None:
+    data = grpo_data(tmp_path, tiny_model)
+    data["algo"] = {"preset": "dapo", "group_size": 2, "prompts_per_step": 2}
+    cfg = grpo_config(tmp_path, data)
+    samples = [Sample("q", "7", "math")] * 8
+    right, wrong = "\\boxed{7}", "\\boxed{8}"
+    engine = ScriptedEngine([
+        [right, right, right, wrong],  # group 0 flat (dropped), group 1 kept
+        [wrong, wrong, wrong, right],  # group 0 flat (dropped), group 1 kept
+    ])
+    with RewardRuntime(workers=0) as runtime:
+        r, stats = collect(engine, runtime, Batches(8, 0), samples, cfg,
+                           cfg.algo.resolved(), step=0)
+    assert engine.calls == 2 and len(r.groups) == 2
+    assert r.scores.tolist() == [1.0, 0.0, 0.0, 1.0]
+    assert stats == {"rollout/rounds": 2, "rollout/dropped_groups": 2, "rollout/refill_short": 0}
+
+
+def test_algo_overrides_apply_on_top_of_preset() -> None:
+    algo = AlgoConfig(preset="dapo", eps_high=0.3, dynamic_sampling=False).resolved()
+    assert (algo.eps_low, algo.eps_high, algo.dynamic_sampling) == (0.2, 0.3, False)
+    assert algo.agg_mode == "token-mean" and algo.kl_coef == 0.0
+
+
+def test_smoke_run_changes_weights_and_logs(tmp_path: Path, tiny_model: Path) -> None:
+    # the untrained model never answers right: coin-flip rewards give non-zero advantages
+    cfg = grpo_config(tmp_path, grpo_data(tmp_path, tiny_model, random_reward=True))
+    result = train(cfg)
+    assert result.steps == 4 and result.accuracy_after is not None
+    rows = [json.loads(x) for x in (tmp_path / "runs/grpo/metrics.jsonl").read_text().split("\n")
+            if x]
+    steps = [r for r in rows if "train/loss" in r]
+    assert [r["step"] for r in steps] == [1, 2, 3, 4]
+    for key in ("train/kl", "train/entropy", "train/clip_frac", "completion/length_mean",
+                "completion/truncated_share", "reward/math/pass_rate", "rollout/tokens_per_s"):
+        assert all(key in r for r in steps), key
+    assert all(torch.isfinite(torch.tensor(r["train/loss"])) for r in steps)
+    # mu = 2: the second optimizer step on a batch sees ratios away from 1
+    assert any(r["train/ratio_mean"] != 1.0 for r in steps)
+    before = AutoModelForCausalLM.from_pretrained(tiny_model).state_dict()
+    after = AutoModelForCausalLM.from_pretrained(result.final).state_dict()
+    assert not torch.equal(before["lm_head.weight"], after["lm_head.weight"])
+
+
+def _metrics(path: Path) -> list[dict]:
+    rows = [json.loads(x) for x in path.read_text().splitlines() if x]
+    return [{k: v for k, v in r.items() if not any(t in k for t in VOLATILE)} for r in rows]
+
+
+@pytest.mark.slow
+def test_kill_and_resume_gives_the_same_metrics_stream(tmp_path: Path, tiny_model: Path) -> None:
+    common = {"max_steps": 6, "random_reward": True}
+    train(grpo_config(tmp_path, grpo_data(tmp_path, tiny_model, "straight", **common)))
+    data = grpo_data(tmp_path, tiny_model, "killed", **common)
+    config = write_config(tmp_path / "killed.yaml", data)
+    metrics = tmp_path / "runs/killed/metrics.jsonl"
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[3])}
+    cmd = [sys.executable, "-m", "rlvr.cli", "train", str(config)]
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:  # kill after step 3 is logged (checkpoint at step 2)
+        if metrics.exists() and '"step": 3' in metrics.read_text():
+            break
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert '"step": 6' not in metrics.read_text()
+    subprocess.run(cmd, env=env, check=True, capture_output=True)
+    assert _metrics(metrics) == _metrics(tmp_path / "runs/straight/metrics.jsonl")

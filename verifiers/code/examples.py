@@ -1,0 +1,58 @@
+"""The contract cases the `code` verifier ships (`rlvr verifiers check code` runs them)."""
+
+from __future__ import annotations
+
+from verifiers.verdict import Example
+
+_ADD = {
+    "kind": "asserts",
+    "tests": "assert add(1, 2) == 3\nassert add(-1, 1) == 0",
+    "entry_point": "add",
+}
+_ONE = {"kind": "asserts", "tests": "assert add(2, 2) == 4", "entry_point": "add"}
+_ECHO = {
+    "kind": "stdio",
+    "tests": [{"input": "3 4\n", "output": "7\n"}, {"input": "0 0\n", "output": "0"}],
+}
+
+
+def _fenced(source: str) -> str:
+    return f"Here is the solution:\n```python\n{source}\n```\n"
+
+
+EXAMPLES: tuple[Example, ...] = (
+    Example(_fenced("def add(a, b):\n    return a + b"), _ADD, 1.0, "correct"),
+    Example(_fenced("a, b = map(int, input().split())\nprint(a + b)"), _ECHO, 1.0, "correct"),
+    Example(_fenced("def add(a, b):\n    return abs(a) + b"), _ADD, 0.5, "tests_failed", "false"),
+    Example(_fenced("print(7)"), _ECHO, 0.5, "tests_failed", "false"),
+    Example("I cannot solve this.", _ADD, 0.0, "runtime_error", "false"),
+    Example("```cpp\nint add(int a, int b) { return a + b; }\n```", _ADD, 0.0, "no_code", "false"),
+    Example(_fenced("import sys\nsys.exit(0)"), _ADD, 0.0, "runtime_error", "adversarial"),
+    Example(
+        _fenced(
+            "class Any:\n    def __eq__(self, other):\n        return True\n"
+            "def add(a, b):\n    return Any()"
+        ),
+        _ADD,
+        0.0,
+        "tests_failed",
+        "adversarial",
+    ),
+    Example(
+        _fenced(
+            "import builtins\nbuiltins.AssertionError = SystemExit\ndef add(a, b):\n    return 0"
+        ),
+        _ADD,
+        0.5,
+        "tests_failed",
+        "adversarial",
+    ),
+    Example(
+        _fenced("def add(a, b):\n    while True:\n        pass"),
+        _ONE,
+        0.0,
+        "timeout",
+        "adversarial",
+    ),
+)
+"""True, false and adversarial cases: exact score and reason expected for each."""

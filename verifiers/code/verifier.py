@@ -1,0 +1,176 @@
+"""The `code` verifier: run the completion's program against tests in a sandbox.
+
+References:
+  - `{"kind": "asserts", "tests": "<python>", "entry_point": "f"}`: each top-level assert is one
+    test (see `verifiers.code.asserts` for what can and cannot be faked);
+  - `{"kind": "stdio", "tests": [{"input": "...", "output": "..."}]}`: the program reads the
+    input on stdin; it passes when it exits 0 and its output matches after trailing whitespace
+    per line and trailing blank lines are removed. Expected outputs never enter the sandbox.
+
+All tests of a reference run in one sandbox: the harness (`verifiers.code.harness`) forks a
+fresh process per test, enforces the per-test timeout and returns authenticated results.
+"""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+import hmac
+import marshal
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, fields, replace
+from pathlib import Path
+from typing import Any, ClassVar
+
+import sandboxes
+from verifiers.code import outcome
+from verifiers.code.asserts import AssertTest, ReferenceProblem, parse_asserts
+from verifiers.code.examples import EXAMPLES
+from verifiers.code.extract import extract_program
+from verifiers.registry import register
+from verifiers.verdict import Example, Verdict
+
+_HARNESS = Path(__file__).with_name("harness.py").read_text()
+_BACKENDS = ("auto", "bwrap", "process", "docker")
+
+
+def _check_stdio(tests: Any) -> list[tuple[str, str]]:
+    if not isinstance(tests, list) or not tests:
+        raise ReferenceProblem("stdio tests must be a non-empty list of {input, output}")
+    pairs = []
+    for i, test in enumerate(tests):
+        if not isinstance(test, Mapping) or not isinstance(test.get("output"), str):
+            raise ReferenceProblem(f"stdio test #{i} needs string 'input' and 'output'")
+        if not isinstance(test.get("input", ""), str):
+            raise ReferenceProblem(f"stdio test #{i}: 'input' must be a string")
+        pairs.append((str(test.get("input", "")), str(test["output"])))
+    return pairs
+
+
+@register("code")
+@dataclass(frozen=True)
+class CodeVerifier:
+    """Score a program by the fraction of tests it passes, run in a sandbox.
+
+    >>> ref = {"kind": "asserts", "tests": "assert add(1, 2) == 3", "entry_point": "add"}
+    >>> CodeVerifier()("```python\\ndef add(a, b):\\n    return a + b\\n```", reference=ref).reason
+    'correct'
+    """
+
+    name: ClassVar[str] = "code"
+    version: ClassVar[str] = "1"
+    examples: ClassVar[tuple[Example, ...]] = EXAMPLES
+
+    timeout_s: float = 2.0
+    """Wall-clock limit of each test, in seconds (the program's import or start included)."""
+    limits: sandboxes.Limits = sandboxes.DEFAULT_LIMITS
+    """Per-process limits (memory, CPU time, processes, file size, open files, tmpfs) and the
+    output cap per test; `wall_s` is the allowance for sandbox start-up beyond the tests. A
+    mapping of `Limits` fields is accepted from config files."""
+    backend: sandboxes.BackendName = "auto"
+    """Sandbox backend: `auto`, `bwrap`, `process` or `docker` (see `sandboxes`)."""
+
+    def __post_init__(self) -> None:
+        if isinstance(self.limits, Mapping):
+            known = {f.name for f in fields(sandboxes.Limits)}
+            unknown = set(self.limits) - known
+            if unknown:
+                raise ValueError(f"code verifier: unknown limits {sorted(unknown)}")
+            object.__setattr__(self, "limits", sandboxes.Limits(**self.limits))
+        if not isinstance(self.limits, sandboxes.Limits):
+            raise TypeError("code verifier: limits must be a sandboxes.Limits or a mapping")
+        if self.backend not in _BACKENDS:
+            raise ValueError(f"code verifier: backend must be one of {_BACKENDS}")
+        if not self.timeout_s > 0:
+            raise ValueError(f"code verifier: timeout_s must be positive, got {self.timeout_s}")
+
+    def __call__(self, completion: str, *, reference: Any) -> Verdict:
+        """Verify `completion` against the `asserts` or `stdio` tests of `reference`."""
+        program = extract_program(completion if isinstance(completion, str) else "")
+        if not program.strip():
+            return Verdict(0.0, "no_code", "no program found in the completion", None)
+        try:
+            kind = reference.get("kind") if isinstance(reference, Mapping) else None
+            if kind == "asserts":
+                return self._asserts(
+                    program, parse_asserts(reference.get("tests"), reference.get("entry_point"))
+                )
+            if kind == "stdio":
+                return self._stdio(program, _check_stdio(reference.get("tests")))
+            raise ReferenceProblem("reference must be a mapping with kind 'asserts' or 'stdio'")
+        except ReferenceProblem as exc:
+            return Verdict(0.0, "reference_error", str(exc), program)
+        except sandboxes.SandboxUnavailable as exc:
+            return Verdict(0.0, "sandbox_error", str(exc), program)
+
+    def _asserts(self, program: str, tests: list[AssertTest]) -> Verdict:
+        jobs = [
+            {
+                "setup": t.setup,
+                "calls": list(t.calls),
+                "opaque": t.check is None,
+                "source": t.source,
+            }
+            for t in tests
+        ]
+        records = self._run(program, "asserts", jobs)
+        if isinstance(records, Verdict):
+            return Verdict(records.score, records.reason, records.detail, program)
+        outcomes = [outcome.judge_assert(t, r) for t, r in zip(tests, records, strict=True)]
+        opaque = sum(t.check is None for t in tests)
+        return outcome.verdict(outcomes, program, opaque)
+
+    def _stdio(self, program: str, tests: list[tuple[str, str]]) -> Verdict:
+        records = self._run(program, "stdio", [{"input": given} for given, _ in tests])
+        if isinstance(records, Verdict):
+            return Verdict(records.score, records.reason, records.detail, program)
+        outcomes = [
+            outcome.judge_stdio(want, r) for (_, want), r in zip(tests, records, strict=True)
+        ]
+        return outcome.verdict(outcomes, program)
+
+    def _run(
+        self, program: str, kind: str, tests: list[dict[str, Any]]
+    ) -> list[dict[str, Any]] | Verdict:
+        """Run the harness; its authenticated per-test records, or a verdict when there are none."""
+        cap = self.limits.output_bytes
+        job = {"kind": kind, "tests": tests, "timeout_s": self.timeout_s, "output_bytes": cap}
+        job["path"] = "solution.py"
+        limits = replace(
+            self.limits,
+            wall_s=self.limits.wall_s + len(tests) * (self.timeout_s + 0.5),
+            output_bytes=65536 + len(tests) * (6 * cap + 65536),
+        )
+        nonce = secrets.token_hex(32)
+        files: dict[str, str | bytes] = {"solution.py": program, "job.marshal": marshal.dumps(job)}
+        result = sandboxes.run(
+            _HARNESS, stdin=nonce, files=files, limits=limits, backend=self.backend
+        )
+        if result.status is sandboxes.Status.SANDBOX_ERROR:
+            return Verdict(0.0, "sandbox_error", result.detail, None)
+        records = _authentic(result.stdout, nonce, len(tests))
+        if records is not None:
+            return records
+        if result.status is sandboxes.Status.TIMEOUT:
+            return Verdict(0.0, "timeout", "the tests ran past their time", None)
+        why = f"the test harness did not report ({result.status.value}, {result.detail})"
+        return Verdict(0.0, "runtime_error", why, None)
+
+
+def _authentic(stdout: str, nonce: str, count: int) -> list[dict[str, Any]] | None:
+    """The records of the harness's last line if its HMAC under `nonce` checks out."""
+    line = stdout.rstrip("\n").rpartition("\n")[2]
+    tag, _, payload = line.partition(" ")
+    expected = hmac.new(nonce.encode(), payload.encode(), hashlib.sha256).hexdigest()
+    if not hmac.compare_digest(tag, expected):
+        return None
+    try:
+        records = ast.literal_eval(payload)
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+        return None
+    if not isinstance(records, list) or len(records) != count:
+        return None
+    if not all(isinstance(r, dict) for r in records):
+        return None
+    return records
