@@ -29,6 +29,9 @@ from typing import Any
 
 import torch
 
+from rlvr.runs import Run, create_run
+from rlvr.sections import RunConfig
+
 STATE_FILE = "trainer_state.pt"
 LATEST = "latest"
 
@@ -112,3 +115,47 @@ def truncate_metrics(metrics: Path, step: int) -> None:
         if line.strip() and json.loads(line).get("step", 0) <= step:
             kept.append(line)
     metrics.write_text("".join(f"{line}\n" for line in kept))
+
+
+def open_trainer_run(
+    run_cfg: RunConfig, config: Any, *, stage: str, datasets: dict[str, str]
+) -> tuple[Run, Resumed | None]:
+    """Create the run directory, or reopen it when it holds checkpoints and overwrite is off.
+
+    Returns the run and the newest checkpoint to resume from (None for a fresh run).
+    """
+    checkpoints = run_cfg.output_dir / run_cfg.name / "checkpoints"
+    run = create_run(
+        run_cfg.output_dir,
+        run_cfg.name,
+        config,
+        stage=stage,
+        seed=run_cfg.seed,
+        datasets=datasets,
+        overwrite=run_cfg.overwrite,
+        resume=not run_cfg.overwrite and checkpoints.exists(),
+    )
+    return run, load_latest(run.checkpoints)
+
+
+def restore_training(
+    resumed: Resumed | None, run: Run, optimizer: torch.optim.Optimizer, scheduler: Any
+) -> tuple[int, int]:
+    """Load optimizer and scheduler state and drop metrics logged after the checkpoint.
+
+    Returns (steps done, data cursor); (0, 0) for a fresh run.
+    """
+    if resumed is None:
+        return 0, 0
+    optimizer.load_state_dict(resumed.state["optimizer"])
+    scheduler.load_state_dict(resumed.state["scheduler"])
+    truncate_metrics(run.dir / "metrics.jsonl", resumed.step)
+    return resumed.step, int(resumed.state["extra"]["cursor"])
+
+
+def save_final(run: Run, model: Any, tokenizer: Any) -> Path:
+    """Save the trained model and tokenizer in HF format to `<run>/final`."""
+    final = run.dir / "final"
+    model.save_pretrained(final)
+    tokenizer.save_pretrained(final)
+    return final

@@ -13,11 +13,6 @@ from rlvr import __version__
 
 Handler = Callable[[argparse.Namespace], int]
 
-NOT_BUILT = {
-    "run": "multi-stage pipelines (SFT -> DPO -> GRPO)",
-}
-"""Subcommands declared by the design whose implementation has not landed yet."""
-
 
 class CommandError(Exception):
     """A user error: printed as `rlvr <cmd>: message` with exit code 2, no traceback."""
@@ -33,20 +28,13 @@ def _config_args(p: argparse.ArgumentParser) -> None:
     )
 
 
-TRAINERS: dict[str, str] = {
-    "sft": "rlvr.trainers.sft:train",
-    "grpo": "rlvr.trainers.grpo:train",
-}
-"""Trainable stage -> `module:function(config)` running it; its result is printed as JSON."""
-
 PLANNED_STAGES = ("sft", "dpo", "reward_model", "ppo", "grpo")
 """Training stages of the design; those missing from `TRAINERS` have not landed yet."""
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    import importlib
-
     from rlvr.config import load_config, read_stage, to_dict
+    from rlvr.pipeline import TRAINERS, run_stage
 
     stage = read_stage(args.config)
     if stage not in TRAINERS:
@@ -56,9 +44,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         raise CommandError(
             f"{args.config}: stage {stage!r} is not trainable (trainable: {trainable})"
         )
-    module, _, func = TRAINERS[stage].partition(":")
-    config: object = load_config(args.config, overrides=args.overrides)
-    result = getattr(importlib.import_module(module), func)(config)
+    result = run_stage(load_config(args.config, overrides=args.overrides), stage)
     print(json.dumps(to_dict(result), indent=2))
     return 0
 
@@ -76,8 +62,16 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_not_built(args: argparse.Namespace) -> int:
-    raise CommandError(f"{NOT_BUILT[args.command]} are not built yet in rlvr {__version__}")
+def cmd_run(args: argparse.Namespace) -> int:
+    from rlvr.config import load_config, to_dict
+    from rlvr.pipeline import PipelineConfig, run_pipeline
+
+    config: object = load_config(args.pipeline, overrides=args.overrides)
+    if not isinstance(config, PipelineConfig):
+        raise CommandError(f"{args.pipeline}: expected `stage: pipeline`")
+    for result in run_pipeline(config):
+        print(json.dumps(to_dict(result), indent=2))
+    return 0
 
 
 def cmd_config(args: argparse.Namespace) -> int:
@@ -127,11 +121,10 @@ def build_parser() -> argparse.ArgumentParser:
     _config_args(p)
     p.set_defaults(handler=cmd_train)
 
-    p = sub.add_parser(
-        "run", help="run a multi-stage pipeline (SFT -> DPO -> GRPO) [not built yet]"
-    )
-    p.add_argument("pipeline", type=Path, help="pipeline YAML")
-    p.set_defaults(handler=cmd_not_built)
+    p = sub.add_parser("run", help="run a multi-stage pipeline (e.g. SFT -> GRPO)")
+    p.add_argument("pipeline", type=Path, help="pipeline YAML (`stage: pipeline`)")
+    p.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="pipeline-level overrides")
+    p.set_defaults(handler=cmd_run)
 
     p = sub.add_parser("eval", help="generate and score a dataset with its verifiers")
     _config_args(p)

@@ -14,6 +14,8 @@ Deviations from the papers, and choices where they are silent:
   - Dynamic sampling (DAPO) drops zero-variance groups and samples more prompts, up to
     `max_refill_rounds` extra rollouts per step; if the batch is still short it trains on what
     it has and logs `rollout/refill_short`.
+  - Log-probabilities in the loss are taken at the sampling temperature (logits / T), so the
+    optimised policy is the one that drew the samples.
   - Overlong shaping (DAPO) is added to the reward before advantages; the verifier's own score is
     what `reward/*` metrics and the pass rate report.
 """
@@ -39,14 +41,14 @@ from rlvr.algorithms.kl import entropy_from_logits
 from rlvr.algorithms.losses import AggMode, policy_loss
 from rlvr.algorithms.presets import LossPreset, get_preset
 from rlvr.batching import Batches, TokenBatch, pad_pairs, token_logprobs
-from rlvr.checkpoint import load_latest, save_checkpoint, truncate_metrics
+from rlvr.checkpoint import open_trainer_run, restore_training, save_checkpoint, save_final
 from rlvr.data import RolloutGroup, Sample
 from rlvr.evaluate import open_runtime, reward_specs, score_model
 from rlvr.loaders import load_policy, load_rows
 from rlvr.optim import build_optimizer, clip_gradients
 from rlvr.rewards import RewardResult, RewardRuntime
 from rlvr.rollout import HFEngine, RolloutEngine, SamplingParams
-from rlvr.runs import Run, create_run, seed_everything
+from rlvr.runs import Run, seed_everything
 from rlvr.sections import (
     DataConfig,
     GenerationConfig,
@@ -244,7 +246,7 @@ def policy_step(
     totals: dict[str, float] = {}
     for start in range(0, n, micro):
         rows = slice(start, start + micro)
-        logprobs, logits = token_logprobs(model, batch[rows])
+        logprobs, logits = token_logprobs(model, batch[rows], temperature=cfg.rollout.temperature)
         loss, stats = policy_loss(
             logprobs,
             old_logprobs[rows],
@@ -401,9 +403,10 @@ def _train_step(
     )
     batch = _token_batch(r, pad_id)
     batch = replace(batch, completion_mask=batch.completion_mask * r.mask.long().unsqueeze(1))
+    temperature = cfg.rollout.temperature
     with torch.no_grad():
-        old = token_logprobs(model, batch)[0]  # [N, L-1]
-        ref_lp = token_logprobs(ref, batch)[0] if ref is not None else None
+        old = token_logprobs(model, batch, temperature=temperature)[0]  # [N, L-1]
+        ref_lp = None if ref is None else token_logprobs(ref, batch, temperature=temperature)[0]
     stats: dict[str, float] = {}
     for _ in range(cfg.algo.num_iterations):
         optimizer.zero_grad(set_to_none=True)
@@ -430,18 +433,12 @@ def train(cfg: GRPOConfig) -> GRPOResult:
     seed_everything(cfg.run.seed)
     samples, data_hash = load_rows(cfg.data)
     held_out, eval_hash = load_rows(cfg.eval_data) if cfg.eval_data else ([], None)
-    checkpoints = cfg.run.output_dir / cfg.run.name / "checkpoints"
-    run = create_run(
-        cfg.run.output_dir,
-        cfg.run.name,
+    run, resumed = open_trainer_run(
+        cfg.run,
         cfg,
         stage="grpo",
-        seed=cfg.run.seed,
         datasets={"train": data_hash, **({"eval": eval_hash} if eval_hash else {})},
-        overwrite=cfg.run.overwrite,
-        resume=not cfg.run.overwrite and checkpoints.exists(),
     )
-    resumed = load_latest(run.checkpoints)
     model, tokenizer = load_policy(cfg.model if resumed is None else ModelConfig(str(resumed.path)))
     model.train()
     algo = cfg.algo.resolved()
@@ -453,12 +450,7 @@ def train(cfg: GRPOConfig) -> GRPOResult:
     optimizer, scheduler = build_optimizer(
         list(model.parameters()), cfg.optim, total_steps=steps_total
     )
-    step, cursor = 0, 0
-    if resumed is not None:
-        optimizer.load_state_dict(resumed.state["optimizer"])
-        scheduler.load_state_dict(resumed.state["scheduler"])
-        step, cursor = resumed.step, resumed.state["extra"]["cursor"]
-        truncate_metrics(run.dir / "metrics.jsonl", step)
+    step, cursor = restore_training(resumed, run, optimizer, scheduler)
     state = _LoopState(
         run,
         model,
@@ -472,9 +464,7 @@ def train(cfg: GRPOConfig) -> GRPOResult:
         held_out,
     )
     before, after, step = _loop(cfg, state, step, fresh=resumed is None)
-    final = run.dir / "final"
-    model.save_pretrained(final)
-    tokenizer.save_pretrained(final)
+    final = save_final(run, model, tokenizer)
     run.write_json(
         "summary.json", {"steps": step, "accuracy_before": before, "accuracy_after": after}
     )

@@ -19,12 +19,13 @@ from tqdm import tqdm
 
 from rlvr.algorithms.losses import sft_loss
 from rlvr.batching import Batches, encode_pairs, pad_pairs
-from rlvr.checkpoint import load_latest, save_checkpoint, truncate_metrics
+from rlvr.checkpoint import open_trainer_run, restore_training, save_checkpoint, save_final
 from rlvr.data import Sample
 from rlvr.evaluate import open_runtime, score_model
 from rlvr.loaders import load_policy, load_rows, load_sft
 from rlvr.optim import build_optimizer, clip_gradients
-from rlvr.runs import Run, create_run, seed_everything
+from rlvr.rewards import RewardRuntime
+from rlvr.runs import Run, seed_everything
 from rlvr.sections import (
     DataConfig,
     GenerationConfig,
@@ -106,11 +107,11 @@ def _evaluate(
     model: torch.nn.Module,
     tokenizer: object,
     held_out: list[Sample],
-    runtime: object,
+    runtime: RewardRuntime,
 ) -> float:
     scored = score_model(
         model, tokenizer, held_out, generation=cfg.generation, runtime=runtime, seed=cfg.run.seed
-    )  # type: ignore[arg-type]
+    )
     return scored.accuracy
 
 
@@ -145,28 +146,17 @@ def train(cfg: SFTConfig) -> SFTResult:
     seed_everything(cfg.run.seed)
     rows, data_hash = load_sft(cfg.data)
     held_out, eval_hash = load_rows(cfg.eval_data) if cfg.eval_data else ([], None)
-    run = create_run(
-        cfg.run.output_dir,
-        cfg.run.name,
+    run, resumed = open_trainer_run(
+        cfg.run,
         cfg,
         stage="sft",
-        seed=cfg.run.seed,
         datasets={"train": data_hash, **({"eval": eval_hash} if eval_hash else {})},
-        overwrite=cfg.run.overwrite,
-        resume=_can_resume(cfg),
     )
-    resumed = load_latest(run.checkpoints)
-    model_cfg = cfg.model if resumed is None else ModelConfig(str(resumed.path))
-    model, tokenizer = load_policy(model_cfg)
+    model, tokenizer = load_policy(cfg.model if resumed is None else ModelConfig(str(resumed.path)))
     model.train()
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer, scheduler = build_optimizer(params, cfg.optim, total_steps=cfg.train.max_steps)
-    step, cursor = 0, 0
-    if resumed is not None:
-        optimizer.load_state_dict(resumed.state["optimizer"])
-        scheduler.load_state_dict(resumed.state["scheduler"])
-        step, cursor = resumed.step, resumed.state["extra"]["cursor"]
-        truncate_metrics(run.dir / "metrics.jsonl", step)
+    step, cursor = restore_training(resumed, run, optimizer, scheduler)
     batches = Batches(len(rows), cfg.run.seed, cursor)
     pairs = encode_pairs(
         tokenizer,
@@ -178,15 +168,9 @@ def train(cfg: SFTConfig) -> SFTResult:
     accuracy, step = _loop(
         cfg, run, model, tokenizer, optimizer, scheduler, batches, pairs, held_out, step
     )
-    final = run.dir / "final"
-    model.save_pretrained(final)
-    tokenizer.save_pretrained(final)
+    final = save_final(run, model, tokenizer)
     run.close()
     return SFTResult(str(final), step, accuracy)
-
-
-def _can_resume(cfg: SFTConfig) -> bool:
-    return not cfg.run.overwrite and (cfg.run.output_dir / cfg.run.name / "checkpoints").exists()
 
 
 def _loop(
