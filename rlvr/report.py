@@ -52,13 +52,17 @@ def plot_runs(runs: Mapping[str, Path], out: Path, *, title: str = "") -> Path:
             for key in keys:
                 steps, values = series(rows, key)
                 if steps:
-                    ax.plot(steps, values, marker="." if len(steps) < 30 else None,
-                            label=f"{label}: {key}" if len(keys) > 1 else label)
+                    ax.plot(
+                        steps,
+                        values,
+                        marker="." if len(steps) < 30 else None,
+                        label=f"{label}: {key}" if len(keys) > 1 else label,
+                    )
         ax.set_title(name)
         ax.set_xlabel("step")
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7)
-    for ax in list(axes.flat)[len(panels):]:
+    for ax in list(axes.flat)[len(panels) :]:
         ax.set_visible(False)
     if title:
         fig.suptitle(title)

@@ -3,8 +3,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 echo "== ruff"
-ruff check .
-ruff format --check .
+ruff check rlvr verifiers sandboxes recipes tests benchmarks
+ruff format --check rlvr verifiers sandboxes recipes tests benchmarks
 echo "== mypy"
 mypy rlvr verifiers sandboxes
 echo "== pytest"

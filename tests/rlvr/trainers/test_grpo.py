@@ -32,8 +32,13 @@ def grpo_data(tmp_path: Path, model: Path, name: str = "grpo", **train: object) 
         "model": {"path": str(model)},
         "data": {"synthetic": "arithmetic", "n": 64, "seed": 0},
         "eval_data": {"synthetic": "arithmetic", "n": 8, "seed": 99},
-        "algo": {"preset": "grpo", "group_size": 4, "prompts_per_step": 4, "num_iterations": 2,
-                 "micro_batch_size": 8},
+        "algo": {
+            "preset": "grpo",
+            "group_size": 4,
+            "prompts_per_step": 4,
+            "num_iterations": 2,
+            "micro_batch_size": 8,
+        },
         "rollout": {"max_new_tokens": 8},
         "optim": {"lr": 1e-3},
         "train": {"max_steps": 4, "eval_every": 2, "save_every": 2, **train},
@@ -50,8 +55,14 @@ def grpo_config(tmp_path: Path, data: dict) -> GRPOConfig:
 def rollouts(scores: list[float], mask: list[bool], group_size: int) -> Rollouts:
     sample = Sample("p", "1", "math")
     groups = [
-        RolloutGroup(sample, (1,), ((5,),) * group_size, ((0.0,),) * group_size,
-                     ("x",) * group_size, ("stop",) * group_size)
+        RolloutGroup(
+            sample,
+            (1,),
+            ((5,),) * group_size,
+            ((0.0,),) * group_size,
+            ("x",) * group_size,
+            ("stop",) * group_size,
+        )
         for _ in range(len(scores) // group_size)
     ]
     return Rollouts(groups, torch.tensor(scores), torch.tensor(mask), [])
@@ -76,8 +87,14 @@ class ScriptedEngine:
         texts = self.script[self.calls]
         self.calls += 1
         return [
-            RolloutGroup(s, (1,), ((5,),) * n, ((0.0,),) * n, tuple(texts[i * n : (i + 1) * n]),
-                         ("stop",) * n)
+            RolloutGroup(
+                s,
+                (1,),
+                ((5,),) * n,
+                ((0.0,),) * n,
+                tuple(texts[i * n : (i + 1) * n]),
+                ("stop",) * n,
+            )
             for i, s in enumerate(samples)
         ]
 
@@ -91,13 +108,16 @@ def test_dynamic_sampling_drops_flat_groups_and_refills(tmp_path: Path, tiny_mod
     cfg = grpo_config(tmp_path, data)
     samples = [Sample("q", "7", "math")] * 8
     right, wrong = "\\boxed{7}", "\\boxed{8}"
-    engine = ScriptedEngine([
-        [right, right, right, wrong],  # group 0 flat (dropped), group 1 kept
-        [wrong, wrong, wrong, right],  # group 0 flat (dropped), group 1 kept
-    ])
+    engine = ScriptedEngine(
+        [
+            [right, right, right, wrong],  # group 0 flat (dropped), group 1 kept
+            [wrong, wrong, wrong, right],  # group 0 flat (dropped), group 1 kept
+        ]
+    )
     with RewardRuntime(workers=0) as runtime:
-        r, stats = collect(engine, runtime, Batches(8, 0), samples, cfg,
-                           cfg.algo.resolved(), step=0)
+        r, stats = collect(
+            engine, runtime, Batches(8, 0), samples, cfg, cfg.algo.resolved(), step=0
+        )
     assert engine.calls == 2 and len(r.groups) == 2
     assert r.scores.tolist() == [1.0, 0.0, 0.0, 1.0]
     assert stats == {"rollout/rounds": 2, "rollout/dropped_groups": 2, "rollout/refill_short": 0}
@@ -114,12 +134,20 @@ def test_smoke_run_changes_weights_and_logs(tmp_path: Path, tiny_model: Path) ->
     cfg = grpo_config(tmp_path, grpo_data(tmp_path, tiny_model, random_reward=True))
     result = train(cfg)
     assert result.steps == 4 and result.accuracy_after is not None
-    rows = [json.loads(x) for x in (tmp_path / "runs/grpo/metrics.jsonl").read_text().split("\n")
-            if x]
+    rows = [
+        json.loads(x) for x in (tmp_path / "runs/grpo/metrics.jsonl").read_text().split("\n") if x
+    ]
     steps = [r for r in rows if "train/loss" in r]
     assert [r["step"] for r in steps] == [1, 2, 3, 4]
-    for key in ("train/kl", "train/entropy", "train/clip_frac", "completion/length_mean",
-                "completion/truncated_share", "reward/math/pass_rate", "rollout/tokens_per_s"):
+    for key in (
+        "train/kl",
+        "train/entropy",
+        "train/clip_frac",
+        "completion/length_mean",
+        "completion/truncated_share",
+        "reward/math/pass_rate",
+        "rollout/tokens_per_s",
+    ):
         assert all(key in r for r in steps), key
     assert all(torch.isfinite(torch.tensor(r["train/loss"])) for r in steps)
     # mu = 2: the second optimizer step on a batch sees ratios away from 1

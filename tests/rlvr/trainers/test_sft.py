@@ -20,8 +20,15 @@ def sft_config(tmp_path: Path, model: Path, **train_overrides: object) -> SFTCon
         "data": {"synthetic": "arithmetic", "n": 64, "seed": 0},
         "eval_data": {"synthetic": "arithmetic", "n": 8, "seed": 99},
         "optim": {"lr": 3e-3},
-        "train": {"max_steps": 6, "batch_size": 16, "micro_batch_size": 8, "eval_every": 3,
-                  "log_every": 1, "save_every": 3, **train_overrides},
+        "train": {
+            "max_steps": 6,
+            "batch_size": 16,
+            "micro_batch_size": 8,
+            "eval_every": 3,
+            "log_every": 1,
+            "save_every": 3,
+            **train_overrides,
+        },
         "generation": {"max_new_tokens": 8},
         "reward": {"workers": 1},
         "run": {"name": "sft", "output_dir": str(tmp_path / "runs")},
@@ -35,7 +42,8 @@ def test_sft_trains_and_saves_hf_checkpoint(tmp_path: Path, tiny_model: Path) ->
     before = AutoModelForCausalLM.from_pretrained(tiny_model)
     after = AutoModelForCausalLM.from_pretrained(result.final)
     changed = [
-        name for (name, p), q in zip(before.named_parameters(), after.parameters(), strict=True)
+        name
+        for (name, p), q in zip(before.named_parameters(), after.parameters(), strict=True)
         if not torch.equal(p, q)
     ]
     assert "lm_head.weight" in changed and len(changed) > 10
