@@ -23,6 +23,7 @@ import json
 import os
 import random
 import shutil
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -118,7 +119,12 @@ def truncate_metrics(metrics: Path, step: int) -> None:
 
 
 def open_trainer_run(
-    run_cfg: RunConfig, config: Any, *, stage: str, datasets: dict[str, str]
+    run_cfg: RunConfig,
+    config: Any,
+    *,
+    stage: str,
+    datasets: dict[str, str],
+    verifier_names: Iterable[str] = (),
 ) -> tuple[Run, Resumed | None]:
     """Create the run directory, or reopen it when it holds checkpoints and overwrite is off.
 
@@ -132,6 +138,7 @@ def open_trainer_run(
         stage=stage,
         seed=run_cfg.seed,
         datasets=datasets,
+        verifier_names=verifier_names,
         overwrite=run_cfg.overwrite,
         resume=not run_cfg.overwrite and checkpoints.exists(),
     )

@@ -123,6 +123,7 @@ def evaluate(cfg: EvalConfig) -> EvalResult:
         stage="eval",
         seed=cfg.run.seed,
         datasets={"eval": data_hash},
+        verifier_names=[*(x.verifier for x in samples), *(e.verifier for e in cfg.reward.extra)],
         overwrite=cfg.run.overwrite,
     )
     model, tokenizer = load_policy(cfg.model)

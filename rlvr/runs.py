@@ -20,7 +20,7 @@ import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -78,6 +78,23 @@ def git_commit(path: Path) -> str | None:
     except (OSError, subprocess.TimeoutExpired):
         return None
     return head.stdout.strip() + ("+dirty" if dirty.stdout.strip() else "")
+
+
+def verifier_manifest(names: Iterable[str]) -> dict[str, Any]:
+    """Manifest fields for the verifiers a run uses: name -> version, and the sandbox backend
+    the `code` verifier will run programs in (when it is among them)."""
+    import verifiers
+
+    used = sorted(set(names))
+    fields: dict[str, Any] = {"verifiers": {n: str(verifiers.resolve(n).version) for n in used}}
+    if "code" in used:
+        import sandboxes
+
+        try:
+            fields["sandbox"] = sandboxes.describe()
+        except sandboxes.SandboxUnavailable as exc:
+            fields["sandbox"] = f"unavailable: {exc}"
+    return fields
 
 
 def seed_everything(seed: int) -> None:
@@ -152,7 +169,7 @@ def create_run(
     stage: str,
     seed: int,
     datasets: Mapping[str, str] | None = None,
-    verifiers: Mapping[str, str] | None = None,
+    verifier_names: Iterable[str] = (),
     overwrite: bool = False,
     resume: bool = False,
 ) -> Run:
@@ -165,7 +182,8 @@ def create_run(
         stage: stage name, written as the config's `stage:` key.
         seed: the run's seed.
         datasets: dataset label -> fingerprint (see `rlvr.data.fingerprint`).
-        verifiers: verifier name -> version.
+        verifier_names: verifiers the run uses; their versions (and the sandbox backend, for
+            `code`) go into the manifest.
         overwrite: delete an existing directory of that name first.
         resume: reopen an existing directory, appending to its metrics.
 
@@ -197,7 +215,7 @@ def create_run(
             "platform": platform.platform(),
             "packages": package_versions(),
             "datasets": dict(datasets or {}),
-            "verifiers": dict(verifiers or {}),
+            **verifier_manifest(verifier_names),
         },
     )
     return run

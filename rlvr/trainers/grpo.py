@@ -438,6 +438,10 @@ def train(cfg: GRPOConfig) -> GRPOResult:
         cfg,
         stage="grpo",
         datasets={"train": data_hash, **({"eval": eval_hash} if eval_hash else {})},
+        verifier_names=[
+            *(x.verifier for x in [*samples, *held_out]),
+            *(e.verifier for e in cfg.reward.extra),
+        ],
     )
     model, tokenizer = load_policy(cfg.model if resumed is None else ModelConfig(str(resumed.path)))
     model.train()

@@ -151,6 +151,7 @@ def train(cfg: SFTConfig) -> SFTResult:
         cfg,
         stage="sft",
         datasets={"train": data_hash, **({"eval": eval_hash} if eval_hash else {})},
+        verifier_names=[x.verifier for x in held_out],
     )
     model, tokenizer = load_policy(cfg.model if resumed is None else ModelConfig(str(resumed.path)))
     model.train()
