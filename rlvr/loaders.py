@@ -27,8 +27,8 @@ def load_policy(cfg: ModelConfig) -> tuple[PreTrainedModel, Tokenizer]:
 def load_rows(cfg: DataConfig) -> tuple[list[Sample], str]:
     """The samples a data section names, and their fingerprint for the run manifest."""
     if cfg.synthetic is not None:
-        samples = [task.sample for task in generate(cfg.synthetic, cfg.n, seed=cfg.seed)]
-        return samples, f"synthetic:{cfg.synthetic}:n={cfg.n}:seed={cfg.seed}"
+        tasks = generate(cfg.synthetic, cfg.n, seed=cfg.seed, options=cfg.options)
+        return [task.sample for task in tasks], _synthetic_id(cfg)
     assert cfg.source is not None
     samples = load_samples(cfg.source, split=cfg.split, limit=cfg.n)
     return samples, fingerprint(cfg.source)
@@ -40,8 +40,13 @@ def load_sft(cfg: DataConfig) -> tuple[list[tuple[Prompt, str]], str]:
     Synthetic generators supply their worked solutions as completions.
     """
     if cfg.synthetic is not None:
-        tasks = generate(cfg.synthetic, cfg.n, seed=cfg.seed)
+        tasks = generate(cfg.synthetic, cfg.n, seed=cfg.seed, options=cfg.options)
         pairs = [(task.sample.prompt, task.solution) for task in tasks]
-        return pairs, f"synthetic:{cfg.synthetic}:n={cfg.n}:seed={cfg.seed}"
+        return pairs, _synthetic_id(cfg)
     assert cfg.source is not None
     return load_sft_rows(cfg.source, split=cfg.split, limit=cfg.n), fingerprint(cfg.source)
+
+
+def _synthetic_id(cfg: DataConfig) -> str:
+    options = ",".join(f"{k}={v}" for k, v in sorted(cfg.options.items()))
+    return f"synthetic:{cfg.synthetic}:n={cfg.n}:seed={cfg.seed}:{options}"

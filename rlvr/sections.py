@@ -33,6 +33,8 @@ class DataConfig:
     """Number of synthetic rows (or the row limit for `source`, when set)."""
     seed: int = 0
     """Seed of the synthetic generator. Use a different seed for held-out data."""
+    options: dict[str, Any] = field(default_factory=dict)
+    """Keyword options of the synthetic generator, e.g. `{ops: ["+", "-"]}` for arithmetic."""
     split: str = "train"
     """Split to read from a hub dataset or a `DatasetDict` directory."""
 

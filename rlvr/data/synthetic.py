@@ -25,7 +25,7 @@ from __future__ import annotations
 import json
 import random
 import string
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -390,15 +390,23 @@ GENERATORS: dict[str, Callable[..., list[Task]]] = {
 """Task family name -> generator; each takes `(n, *, seed)`."""
 
 
-def generate(task: str, n: int, *, seed: int) -> list[Task]:
-    """`n` tasks of the family `task` (`arithmetic`, `code` or `json`) with default options.
+def generate(
+    task: str, n: int, *, seed: int, options: Mapping[str, Any] | None = None
+) -> list[Task]:
+    """`n` tasks of the family `task` (`arithmetic`, `code` or `json`).
+
+    Args:
+        options: keyword options of the family's generator, e.g. `{"ops": ["+", "-"]}`.
 
     Raises:
-        ValueError: `task` is not a known family.
+        ValueError: `task` is not a known family, or an option it does not take.
     """
     if task not in GENERATORS:
         raise ValueError(f"unknown synthetic task {task!r}; known: {', '.join(GENERATORS)}")
-    return GENERATORS[task](n, seed=seed)
+    try:
+        return GENERATORS[task](n, seed=seed, **dict(options or {}))
+    except TypeError as exc:
+        raise ValueError(f"bad options for synthetic task {task!r}: {exc}") from exc
 
 
 def task_row(task: Task) -> dict[str, Any]:

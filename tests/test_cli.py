@@ -1,0 +1,103 @@
+"""The `rlvr` command: every subcommand has help; user errors are one line and exit code 2."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from rlvr.cli import main
+
+SUBCOMMANDS = ["train", "run", "eval", "verify", "verifiers", "sandbox", "config", "tiny", "data"]
+
+
+def test_help_lists_every_subcommand(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as info:
+        main(["--help"])
+    assert info.value.code == 0
+    out = capsys.readouterr().out
+    assert all(f"    {name}" in out for name in SUBCOMMANDS)
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [[c, "--help"] for c in SUBCOMMANDS]
+    + [
+        ["verifiers", "list", "--help"],
+        ["verifiers", "check", "--help"],
+        ["sandbox", "doctor", "--help"],
+    ],
+)
+def test_every_subcommand_has_help(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as info:
+        main(argv)
+    assert info.value.code == 0
+    assert "usage: rlvr" in capsys.readouterr().out
+
+
+def test_unbuilt_trainer_and_bad_config_are_clear(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "dpo.yaml").write_text("stage: dpo\n")
+    assert main(["train", str(tmp_path / "dpo.yaml")]) == 2
+    assert "the 'dpo' trainer is not built yet" in capsys.readouterr().err
+    (tmp_path / "bad.yaml").write_text("stage: sft\nmodel: {path: x}\ndata: {synthetic: maths}\n")
+    assert main(["train", str(tmp_path / "bad.yaml")]) == 2
+    err = capsys.readouterr().err
+    assert "data.synthetic: expected one of 'arithmetic', 'code', 'json' or null" in err
+
+
+def test_verify_scores_file_and_reports_bad_lines(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    src = tmp_path / "in.jsonl"
+    src.write_text(
+        json.dumps({"id": "a", "completion": "so \\boxed{12}", "reference": "12"})
+        + "\n"
+        + "{not json\n"
+        + json.dumps({"id": "c", "completion": "I think 13", "reference": "12"})
+        + "\n"
+    )
+    out = tmp_path / "out.jsonl"
+    code = main(
+        [
+            "verify",
+            "--verifier",
+            "math",
+            "--input",
+            str(src),
+            "--output",
+            str(out),
+            "--workers",
+            "1",
+            "--quiet",
+        ]
+    )
+    assert code == 0
+    rows = [json.loads(x) for x in out.read_text().splitlines()]
+    assert [(r["id"], r["score"], r["reason"]) for r in rows] == [
+        ("a", 1.0, "correct"),
+        (2, None, "bad_input"),
+        ("c", 0.0, "no_answer"),
+    ]
+    assert "in.jsonl:2" in capsys.readouterr().err
+
+
+def test_verify_unknown_verifier_is_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "in.jsonl").write_text("")
+    code = main(
+        [
+            "verify",
+            "--verifier",
+            "nope",
+            "--input",
+            str(tmp_path / "in.jsonl"),
+            "--output",
+            str(tmp_path / "o.jsonl"),
+        ]
+    )
+    assert code == 2
+    assert "unknown verifier 'nope'" in capsys.readouterr().err
