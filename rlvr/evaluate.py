@@ -109,6 +109,7 @@ def open_runtime(cfg: RewardConfig) -> RewardRuntime:
         timeout_s=cfg.timeout_s,
         memory_mb=cfg.memory_mb,
         max_completion_chars=cfg.max_completion_chars,
+        import_main=cfg.import_main,
     )
 
 

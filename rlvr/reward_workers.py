@@ -18,7 +18,11 @@ Implementation details:
   4. Memory: the worker caps its address space (`RLIMIT_AS`) at what it has mapped at start plus
      `memory_mb`, so libraries inherited from the parent do not eat the allowance. A
      `MemoryError` becomes a `memory` verdict, after which the worker exits and is replaced.
-  5. No orphans: on Linux a forkserver worker asks for SIGKILL when its parent, the fork server,
+  5. The parent's `__main__` module is hidden while a worker starts (unless `import_main`), so
+     workers never re-run the user's script: no `if __name__ == "__main__":` guard is needed,
+     and a script that imports torch does not make every worker import it. Verifiers must then
+     live in importable modules; `rlvr.rewards` refuses verifiers defined in `__main__`.
+  6. No orphans: on Linux a forkserver worker asks for SIGKILL when its parent, the fork server,
      dies (`PR_SET_PDEATHSIG`), and closes its inherited copy of the fork server's liveness pipe
      so that the fork server exits with the main process. This covers a worker stuck in C code
      that holds the GIL. Every worker also runs a watchdog thread that exits when the parent
@@ -27,6 +31,7 @@ Implementation details:
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import math
 import multiprocessing
@@ -37,8 +42,9 @@ import signal
 import sys
 import threading
 import time
+import types
 from collections import deque
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from multiprocessing import forkserver
 from multiprocessing.connection import Connection, wait
@@ -53,6 +59,22 @@ BUILD_TIMEOUT_S = 60.0
 """Time a worker gets to import and build a verifier before that call's own timeout starts."""
 
 _PR_SET_PDEATHSIG = 1
+_MAIN_SWAP = threading.Lock()
+
+
+@contextlib.contextmanager
+def main_module_hidden(hide: bool = True) -> Iterator[None]:
+    """While active, `__main__` is an empty module: processes started now do not import it."""
+    if not hide:
+        yield
+        return
+    with _MAIN_SWAP:
+        main = sys.modules["__main__"]
+        sys.modules["__main__"] = types.ModuleType("__main__")
+        try:
+            yield
+        finally:
+            sys.modules["__main__"] = main
 
 
 class Task(NamedTuple):
@@ -190,9 +212,16 @@ class WorkerPool:
     Not thread-safe: one `run` at a time.
     """
 
-    def __init__(self, size: int, *, memory_mb: int | None, context: BaseContext) -> None:
-        """Start `size` workers in `context` (a forkserver or spawn multiprocessing context)."""
+    def __init__(
+        self, size: int, *, memory_mb: int | None, context: BaseContext, import_main: bool = False
+    ) -> None:
+        """Start `size` workers in `context` (a forkserver or spawn multiprocessing context).
+
+        With `import_main`, workers import the parent's `__main__` module as multiprocessing
+        normally does (needed only for verifiers defined there).
+        """
         self._ctx = context
+        self._import_main = import_main
         self._memory_mb = memory_mb
         self._death_signal = context.get_start_method() == "forkserver"
         self._owner = os.getpid()
@@ -208,7 +237,8 @@ class WorkerPool:
             name="rlvr-reward-worker",
             daemon=True,
         )
-        process.start()
+        with main_module_hidden(not self._import_main):
+            process.start()
         child_conn.close()
         return _Worker(process, parent_conn)
 

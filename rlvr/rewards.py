@@ -23,8 +23,10 @@ Failures, and what they do to the loss:
 Implementation details:
   1. Workers are processes started with `forkserver` (safe in a process that already holds torch
      threads; `spawn` where it is unavailable). The fork server preloads `verifiers`, so starting
-     a replacement worker costs milliseconds. As with any spawn/forkserver pool, a script that
-     uses the runtime must guard its entry point with `if __name__ == "__main__":`.
+     a replacement worker costs milliseconds. Workers do not import the parent's `__main__`
+     (unless `import_main=True`), so scripts need no `if __name__ == "__main__":` guard and
+     their heavy imports stay out of the workers; a verifier defined in `__main__` is then a
+     configuration error, raised with a hint.
   2. The parent enforces the per-call wall-clock timeout and kills the worker (see
      `rlvr.reward_workers`); all calls of a batch, main and extra, go out as one pool run so
      every worker stays busy.
@@ -58,7 +60,7 @@ INFRA_REASONS = frozenset(
 )
 """Reasons that mean the score says nothing about the completion: masked out of the loss."""
 
-_FORKSERVER_PRELOAD = ["__main__", "verifiers", "rlvr.reward_workers"]
+_FORKSERVER_PRELOAD = ["verifiers", "rlvr.reward_workers"]
 
 __all__ = [
     "INFRA_REASONS",
@@ -190,12 +192,15 @@ class RewardResult:
         return out
 
 
-def _resolve_start_method(start_method: StartMethod) -> multiprocessing.context.BaseContext:
+def _resolve_start_method(
+    start_method: StartMethod, import_main: bool
+) -> multiprocessing.context.BaseContext:
     if start_method not in ("forkserver", "spawn"):
         raise ValueError(f"start_method must be 'forkserver' or 'spawn', got {start_method!r}")
     if start_method == "forkserver" and "forkserver" in multiprocessing.get_all_start_methods():
         context = multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload(_FORKSERVER_PRELOAD)
+        preload = ["__main__", *_FORKSERVER_PRELOAD] if import_main else _FORKSERVER_PRELOAD
+        context.set_forkserver_preload(preload)
         return context
     return multiprocessing.get_context("spawn")
 
@@ -219,6 +224,7 @@ class RewardRuntime:
         memory_mb: int | None = 2048,
         max_completion_chars: int | None = 200_000,
         start_method: StartMethod = "forkserver",
+        import_main: bool = False,
     ) -> None:
         """Configure the runtime; worker processes start on the first scoring call.
 
@@ -232,6 +238,8 @@ class RewardRuntime:
                 verification (guards verifiers against pathological lengths); None keeps all.
             start_method: `forkserver` (default; falls back to `spawn` where unavailable) or
                 `spawn`.
+            import_main: Workers import this process's `__main__` module, as multiprocessing
+                does by default; needed only for verifiers defined in the running script.
         """
         n = (os.cpu_count() or 1) if workers is None else workers
         if isinstance(n, bool) or not isinstance(n, int) or n < 0:
@@ -248,7 +256,8 @@ class RewardRuntime:
         self.timeout_s = float(timeout_s)
         self.memory_mb = memory_mb
         self.max_completion_chars = max_completion_chars
-        self._context = _resolve_start_method(start_method) if n > 0 else None
+        self.import_main = import_main
+        self._context = _resolve_start_method(start_method, import_main) if n > 0 else None
         self._built: dict[str, Verifier] = {}
         self._pool: WorkerPool | None = None
         self._finalizer: weakref.finalize[Any, Any] | None = None
@@ -372,6 +381,14 @@ class RewardRuntime:
                 self._built[key] = verifiers.get(call.verifier, dict(call.options))
             except RegistryError as exc:
                 raise RegistryError(f"call {i}: {exc}") from exc
+            defined_in = type(self._built[key]).__module__
+            if defined_in == "__main__" and self.workers > 0 and not self.import_main:
+                del self._built[key]
+                raise RegistryError(
+                    f"call {i}: verifier {call.verifier!r} is defined in the running script "
+                    "(__main__), which reward workers do not import; move it into a module "
+                    "(`pkg.module:Class`) or set import_main=True (reward.import_main: true)"
+                )
         cap = self.max_completion_chars
         completion = call.completion if cap is None else call.completion[:cap]
         return Task(key, call.verifier, dict(call.options), completion, call.reference)
@@ -379,6 +396,11 @@ class RewardRuntime:
     def _ensure_pool(self) -> WorkerPool:
         if self._pool is None:
             assert self._context is not None
-            self._pool = WorkerPool(self.workers, memory_mb=self.memory_mb, context=self._context)
+            self._pool = WorkerPool(
+                self.workers,
+                memory_mb=self.memory_mb,
+                context=self._context,
+                import_main=self.import_main,
+            )
             self._finalizer = weakref.finalize(self, self._pool.close)
         return self._pool

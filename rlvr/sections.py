@@ -71,6 +71,8 @@ class RewardConfig:
     """Completions are cut to this many leading characters before verification."""
     extra: tuple[RewardSpecConfig, ...] = ()
     """Reward terms added to each row's own verifier (e.g. a format reward)."""
+    import_main: bool = False
+    """Workers import the launching script's `__main__` (only for verifiers defined there)."""
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import json
 import math
 import multiprocessing
 import os
@@ -261,3 +262,73 @@ def test_workers_die_with_their_parent_even_when_stuck_in_c_code() -> None:
     pids: list[int | None] = [int(p) for p in done.stdout.split()]
     assert len(pids) == 2, done.stderr
     assert _wait_gone(pids, 5.0)
+
+
+_UNGUARDED_SCRIPT = """
+import json, sys
+from pathlib import Path
+from rlvr.rewards import RewardRuntime, VerifierCall
+from tests.rlvr._toy_verifiers import Exact
+from verifiers import RegistryError
+
+marker = Path(sys.argv[1])
+marker.write_text(marker.read_text() + "ran\\n" if marker.exists() else "ran\\n")
+
+class InMain(Exact):
+    pass
+
+result = {}
+with RewardRuntime(workers=2, timeout_s=5.0, import_main=sys.argv[2] == "1") as rt:
+    calls = [VerifierCall(str(i), "tests.rlvr._toy_verifiers:Exact", str(i)) for i in range(4)]
+    result["scores"] = [r.verdict.score for r in rt.verify(calls)]
+    try:
+        result["main"] = rt.verify([VerifierCall("x", "__main__:InMain", "x")])[0].verdict.score
+    except RegistryError as exc:
+        result["main"] = str(exc)
+print(json.dumps(result))
+"""
+
+
+@pytest.mark.parametrize("import_main", [False, True])
+def test_workers_do_not_rerun_the_launching_script(tmp_path: Path, import_main: bool) -> None:
+    # No `if __name__ == "__main__":` guard: with import_main the workers would re-run the
+    # script (multiprocessing's default), here refused by multiprocessing's own bootstrap check.
+    script, marker = tmp_path / "train.py", tmp_path / "marker.txt"
+    script.write_text(_UNGUARDED_SCRIPT)
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    done = subprocess.run(
+        [sys.executable, str(script), str(marker), "1" if import_main else "0"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        cwd=tmp_path,
+    )
+    if import_main:
+        assert done.returncode != 0 or marker.read_text().count("ran") > 1
+        return
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert result["scores"] == [1.0, 1.0, 1.0, 1.0]
+    assert "defined in the running script" in result["main"]
+    assert "import_main" in result["main"]
+    assert marker.read_text() == "ran\n"
+
+
+def test_import_main_lets_workers_use_a_verifier_defined_in_the_script(tmp_path: Path) -> None:
+    script = tmp_path / "guarded.py"
+    head, tail = _UNGUARDED_SCRIPT.split("result = {}")
+    script.write_text(
+        head + "if __name__ == '__main__':\n" + textwrap.indent("result = {}" + tail, "    ")
+    )
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    done = subprocess.run(
+        [sys.executable, str(script), str(tmp_path / "m.txt"), "1"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        cwd=tmp_path,
+    )
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout.strip().splitlines()[-1])["main"] == 1.0
