@@ -6,10 +6,9 @@ alone::
     python benchmarks/_rlvr_worker.py SPEC.json RESULT.json
 
 Implementation details:
-  1. The loss is DAPO's without dynamic sampling or overlong shaping. It is written as the `grpo`
-     preset with overrides (clip 0.2/0.28, token-mean, group std scaling, no KL), because a null
-     `overlong_buffer` override leaves the `dapo` preset's buffer in place. The resolved values
-     are checked against that target before training starts.
+  1. The loss is DAPO's without dynamic sampling or overlong shaping: the `dapo` preset with
+     `dynamic_sampling: false` and `overlong_buffer: 0`. The resolved values are checked
+     against that target before training starts.
   2. Per-step wall time and completion length come from the run's `metrics.jsonl`
      (`time/step_s`: from the start of rollout to after the optimizer step, excluding logging,
      checkpoints and evaluation, none of which run inside the timed steps here).
@@ -54,14 +53,9 @@ def build_config(spec: dict[str, Any]) -> GRPOConfig:
 
     steps = int(spec["steps"])
     algo = AlgoConfig(
-        preset="grpo",
-        eps_low=TARGET["eps_low"],
-        eps_high=TARGET["eps_high"],
-        agg_mode=TARGET["agg_mode"],
-        std_scaling=TARGET["std_scaling"],
-        kl_coef=TARGET["kl_coef"],
-        leave_one_out=TARGET["leave_one_out"],
+        preset="dapo",
         dynamic_sampling=TARGET["dynamic_sampling"],
+        overlong_buffer=0,
         group_size=spec["group"],
         prompts_per_step=spec["prompts"],
         num_iterations=1,

@@ -5,6 +5,9 @@ Implementation details:
      the ids generation produces (a joint encode could merge tokens across the boundary).
   2. Batches are right-padded. `completion_mask[b, t]` marks position `t` as a completion token
      of row `b`; the log-probability of that token comes from the logits at `t - 1`.
+  3. `token_logprobs(..., start=batch.completion_start)` asks the model for the logits of the
+     completion window only (`logits_to_keep`), so the LM head and the log-softmax skip the
+     prompt positions shared by every row.
 """
 
 from __future__ import annotations
@@ -29,6 +32,12 @@ class TokenBatch:
     """1 on real tokens, 0 on padding."""
     completion_mask: torch.Tensor
     """1 on completion tokens (the ones a loss is taken on), 0 elsewhere."""
+
+    @property
+    def completion_start(self) -> int:
+        """First column holding a completion token in any row (at least 1; 1 if none)."""
+        cols = self.completion_mask.any(dim=0).nonzero()
+        return max(1, int(cols[0])) if len(cols) else 1
 
     def to(self, device: torch.device | str) -> TokenBatch:
         """The same batch on `device`."""
@@ -83,19 +92,32 @@ def pad_pairs(pairs: Sequence[tuple[Sequence[int], Sequence[int]]], *, pad_id: i
 
 
 def token_logprobs(
-    model: torch.nn.Module, batch: TokenBatch, *, temperature: float = 1.0
+    model: torch.nn.Module, batch: TokenBatch, *, temperature: float = 1.0, start: int = 1
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Log-probabilities of each next token and the logits that gave them.
+    """Log-probabilities of the tokens at columns `start..L-1` and the logits that gave them.
+
+    Args:
+        model: A causal LM whose forward accepts `logits_to_keep` (transformers >= 4.50 models).
+        batch: The token batch.
+        temperature: Logits are divided by it first (the sampling temperature).
+        start: First target column, >= 1; `batch.completion_start` skips the shared prompt.
 
     Returns:
-        logprobs `[B, L-1]` of `input_ids[:, 1:]`, and logits `[B, L-1, V]` (positions 0..L-2).
-        Align masks with `batch.completion_mask[:, 1:]`.
+        logprobs `[B, L-start]` of `input_ids[:, start:]`, and logits `[B, L-start, V]`
+        (positions `start-1 .. L-2`). Align masks with `batch.completion_mask[:, start:]`.
     """
-    out = model(input_ids=batch.input_ids, attention_mask=batch.attention_mask)
-    logits = out.logits[:, :-1].float()  # [B, L-1, V]
+    width = batch.input_ids.shape[1]
+    if not 1 <= start < width:
+        raise ValueError(f"start must be in [1, {width - 1}], got {start}")
+    out = model(
+        input_ids=batch.input_ids,
+        attention_mask=batch.attention_mask,
+        logits_to_keep=width - start + 1,
+    )
+    logits = out.logits[:, :-1].float()  # [B, L-start, V]
     if temperature != 1.0:
         logits = logits / temperature
-    targets = batch.input_ids[:, 1:].unsqueeze(-1)  # [B, L-1, 1]
+    targets = batch.input_ids[:, start:].unsqueeze(-1)  # [B, L-start, 1]
     # gather - logsumexp: never materialises a second [B, L-1, V] tensor
     logprobs = logits.gather(-1, targets).squeeze(-1) - torch.logsumexp(logits, dim=-1)
     return logprobs, logits

@@ -10,7 +10,9 @@ Deviations from the papers, and choices where they are silent:
     other rows, so they neither raise nor lower their neighbours' advantages.
   - With `num_iterations` (mu) > 1 the batch is reused for mu optimizer steps; the first step's
     ratio is exactly 1 because the "old" log-probabilities are computed by the same model
-    before any update (not taken from the generation engine, whose numerics may differ).
+    before any update (not taken from the generation engine, whose numerics may differ). With
+    mu = 1 no such pass runs: the old log-probabilities are the detached current ones (ratio 1,
+    same gradient), which saves one forward pass per step.
   - Dynamic sampling (DAPO) drops zero-variance groups and samples more prompts, up to
     `max_refill_rounds` extra rollouts per step; if the batch is still short it trains on what
     it has and logs `rollout/refill_short`.
@@ -82,7 +84,10 @@ class AlgoConfig:
     dynamic_sampling: bool | None = None
     """Drop zero-variance groups and sample more prompts to refill the batch."""
     overlong_buffer: int | None = None
-    """Soft overlong punishment over the last this-many tokens of max_new_tokens."""
+    """Soft overlong punishment over the last this-many tokens of max_new_tokens (0: off).
+
+    A preset's buffer longer than a fifth of max_new_tokens is scaled to that fifth (DAPO's
+    4096 of 20480); a buffer set here must be shorter than max_new_tokens."""
     overlong_penalty: float = 1.0
     """Largest overlong punishment (reached at max_new_tokens)."""
     zero_variance_atol: float = 1e-6
@@ -117,7 +122,27 @@ class AlgoConfig:
             )
             if getattr(self, name) is not None
         }
+        if overrides.get("overlong_buffer") == 0:
+            overrides["overlong_buffer"] = None
         return replace(preset, **overrides)
+
+    def overlong_buffer_for(self, max_new_tokens: int) -> int | None:
+        """The overlong buffer used with completions of at most `max_new_tokens` tokens.
+
+        Raises:
+            ValueError: an explicit buffer is not shorter than `max_new_tokens`.
+        """
+        if self.overlong_buffer is not None:
+            if self.overlong_buffer < 0 or 0 < max_new_tokens <= self.overlong_buffer:
+                raise ValueError(
+                    f"algo.overlong_buffer ({self.overlong_buffer}) must be in "
+                    f"[0, rollout.max_new_tokens) = [0, {max_new_tokens}); 0 disables it"
+                )
+            return self.overlong_buffer or None
+        preset = get_preset(self.preset).overlong_buffer
+        if preset is None:
+            return None
+        return min(preset, max(1, max_new_tokens // 5))
 
 
 @dataclass(frozen=True)
@@ -211,15 +236,16 @@ class Rollouts:
     """The reward runtime's results (one per rollout round), for metrics."""
 
 
-def shaped_rewards(r: Rollouts, algo: LossPreset, cfg: GRPOConfig) -> torch.Tensor:
+def shaped_rewards(r: Rollouts, cfg: GRPOConfig) -> torch.Tensor:
     """Verifier rewards plus overlong shaping, with masked rows set to their group's mean."""
     rewards = r.scores.clone()  # [N]
-    if algo.overlong_buffer is not None:
+    buffer = cfg.algo.overlong_buffer_for(cfg.rollout.max_new_tokens)
+    if buffer is not None:
         lengths = torch.tensor([len(ids) for g in r.groups for ids in g.completion_ids])
         rewards += overlong_penalty(
             lengths,
             max_len=cfg.rollout.max_new_tokens,
-            buffer_len=min(algo.overlong_buffer, cfg.rollout.max_new_tokens),
+            buffer_len=buffer,
             penalty=cfg.algo.overlong_penalty,
         )
     grouped = rewards.view(-1, cfg.algo.group_size)  # [B, G]
@@ -231,25 +257,32 @@ def shaped_rewards(r: Rollouts, algo: LossPreset, cfg: GRPOConfig) -> torch.Tens
 def policy_step(
     model: torch.nn.Module,
     batch: TokenBatch,
-    old_logprobs: torch.Tensor,
+    old_logprobs: torch.Tensor | None,
     ref_logprobs: torch.Tensor | None,
     advantages: torch.Tensor,
     *,
     algo: LossPreset,
     cfg: GRPOConfig,
 ) -> dict[str, float]:
-    """Gradients of one optimizer step over the whole batch, accumulated over micro-batches."""
-    mask = batch.completion_mask[:, 1:]  # [N, L-1]
+    """Gradients of one optimizer step over the whole batch, accumulated over micro-batches.
+
+    Log-probability tensors are `[N, L - batch.completion_start]`; `old_logprobs=None` means
+    "the policy that sampled is the current one" (mu = 1): the ratio is exactly 1.
+    """
+    first = batch.completion_start
+    mask = batch.completion_mask[:, first:]  # [N, W]
     n = mask.shape[0]
     micro = cfg.algo.micro_batch_size or n
     global_tokens, global_seqs = int(mask.sum()), int((mask.sum(1) > 0).sum())
     totals: dict[str, float] = {}
     for start in range(0, n, micro):
         rows = slice(start, start + micro)
-        logprobs, logits = token_logprobs(model, batch[rows], temperature=cfg.rollout.temperature)
+        logprobs, logits = token_logprobs(
+            model, batch[rows], temperature=cfg.rollout.temperature, start=first
+        )
         loss, stats = policy_loss(
             logprobs,
-            old_logprobs[rows],
+            logprobs.detach() if old_logprobs is None else old_logprobs[rows],
             advantages[rows],
             mask[rows],
             eps_low=algo.eps_low,
@@ -262,7 +295,8 @@ def policy_step(
             kl_coef=algo.kl_coef,
             kl_estimator=cfg.algo.kl_estimator,
         )
-        entropy = entropy_from_logits(logits, mask[rows])  # [n, L-1]
+        with torch.set_grad_enabled(bool(cfg.algo.entropy_coef)):
+            entropy = entropy_from_logits(logits, mask[rows])  # [n, W]
         if cfg.algo.entropy_coef:
             ent_sum = (entropy * mask[rows]).sum() / global_tokens
             loss = loss - cfg.algo.entropy_coef * ent_sum
@@ -394,7 +428,7 @@ def _train_step(
     scheduler: Any,
     pad_id: int,
 ) -> dict[str, float]:
-    rewards = shaped_rewards(r, algo, cfg)  # [N]
+    rewards = shaped_rewards(r, cfg)  # [N]
     adv = group_advantages(
         rewards,
         group_size=cfg.algo.group_size,
@@ -403,10 +437,14 @@ def _train_step(
     )
     batch = _token_batch(r, pad_id)
     batch = replace(batch, completion_mask=batch.completion_mask * r.mask.long().unsqueeze(1))
-    temperature = cfg.rollout.temperature
+    temperature, first = cfg.rollout.temperature, batch.completion_start
     with torch.no_grad():
-        old = token_logprobs(model, batch, temperature=temperature)[0]  # [N, L-1]
-        ref_lp = None if ref is None else token_logprobs(ref, batch, temperature=temperature)[0]
+        old = None
+        if cfg.algo.num_iterations > 1:
+            old = token_logprobs(model, batch, temperature=temperature, start=first)[0]  # [N, W]
+        ref_lp = None
+        if ref is not None:
+            ref_lp = token_logprobs(ref, batch, temperature=temperature, start=first)[0]
     stats: dict[str, float] = {}
     for _ in range(cfg.algo.num_iterations):
         optimizer.zero_grad(set_to_none=True)
@@ -430,6 +468,7 @@ def _evaluate(
 
 def train(cfg: GRPOConfig) -> GRPOResult:
     """Run the GRPO stage; resumes from the run's last checkpoint when one exists."""
+    cfg.algo.overlong_buffer_for(cfg.rollout.max_new_tokens)  # fail before writing anything
     seed_everything(cfg.run.seed)
     samples, data_hash = load_rows(cfg.data)
     held_out, eval_hash = load_rows(cfg.eval_data) if cfg.eval_data else ([], None)
@@ -443,9 +482,9 @@ def train(cfg: GRPOConfig) -> GRPOResult:
             *(e.verifier for e in cfg.reward.extra),
         ],
     )
+    algo = cfg.algo.resolved()
     model, tokenizer = load_policy(cfg.model if resumed is None else ModelConfig(str(resumed.path)))
     model.train()
-    algo = cfg.algo.resolved()
     ref = None
     if algo.kl_coef > 0:
         ref = load_policy(cfg.model)[0] if resumed is not None else copy.deepcopy(model)

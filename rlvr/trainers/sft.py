@@ -131,9 +131,14 @@ def _step(
     for start in range(0, len(pairs), micro):
         chunk = pairs[start : start + micro]
         batch = pad_pairs(chunk, pad_id=pad_id)
-        logits = model(input_ids=batch.input_ids, attention_mask=batch.attention_mask).logits
-        mask = batch.completion_mask[:, 1:]  # [b, L-1]
-        loss, s = sft_loss(logits[:, :-1], batch.input_ids[:, 1:], mask, global_tokens=n_tokens)
+        first = batch.completion_start  # logits of the completion window only
+        logits = model(
+            input_ids=batch.input_ids,
+            attention_mask=batch.attention_mask,
+            logits_to_keep=batch.input_ids.shape[1] - first + 1,
+        ).logits
+        mask = batch.completion_mask[:, first:]  # [b, W]
+        loss, s = sft_loss(logits[:, :-1], batch.input_ids[:, first:], mask, global_tokens=n_tokens)
         loss.backward()
         weight = float(mask.sum()) / max(1, n_tokens)
         stats["loss"] += float(loss.detach())

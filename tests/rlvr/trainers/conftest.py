@@ -1,18 +1,10 @@
-"""A tiny local model, built once per test session, and helpers to write stage configs."""
+"""Helpers to write stage configs (the `tiny_model` fixture is in tests/rlvr/conftest.py)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
 import yaml
-
-from rlvr.tiny import PRESETS, build_tiny
-
-
-@pytest.fixture(scope="session")
-def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return build_tiny(tmp_path_factory.mktemp("models") / "tiny", PRESETS["tiny"])
 
 
 def write_config(path: Path, data: dict[str, object]) -> Path:

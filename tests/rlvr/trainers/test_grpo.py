@@ -8,13 +8,13 @@ import signal
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 import torch
 from transformers import AutoModelForCausalLM
 
-from rlvr.algorithms.presets import get_preset
 from rlvr.batching import Batches
 from rlvr.config import load_config
 from rlvr.data import RolloutGroup, Sample
@@ -73,8 +73,33 @@ def test_masked_rows_take_their_group_mean(tmp_path: Path, tiny_model: Path) -> 
     r = rollouts([1.0, 0.0, 0.0, 0.0, 1.0, 1.0, 0.0, 0.5], [True, True, False, True] * 2, 4)
     # group 1: kept rows 1, 0, 0 -> mean 1/3 replaces row 2; group 2: kept 1, 1, 0.5 -> 2.5/3
     expected = torch.tensor([1.0, 0.0, 1 / 3, 0.0, 1.0, 1.0, 2.5 / 3, 0.5])
-    got = shaped_rewards(r, get_preset("grpo"), cfg)
+    got = shaped_rewards(r, cfg)
     torch.testing.assert_close(got, expected)
+
+
+def test_overlong_buffer_zero_disables_and_preset_buffer_scales() -> None:
+    dapo = AlgoConfig(preset="dapo")
+    assert dapo.resolved().overlong_buffer == 4096  # the paper's value, kept in the preset
+    assert dapo.overlong_buffer_for(20480) == 4096
+    assert dapo.overlong_buffer_for(24) == 4  # a fifth of a short run's completion length
+    off = AlgoConfig(preset="dapo", overlong_buffer=0)
+    assert off.resolved().overlong_buffer is None
+    assert off.overlong_buffer_for(24) is None
+    assert AlgoConfig(preset="dapo", overlong_buffer=8).overlong_buffer_for(24) == 8
+    assert AlgoConfig(preset="grpo").overlong_buffer_for(24) is None
+    with pytest.raises(ValueError, match=r"overlong_buffer \(24\) must be in \[0, rollout"):
+        AlgoConfig(preset="dapo", overlong_buffer=24).overlong_buffer_for(24)
+
+
+def test_overlong_shaping_uses_the_buffer(tmp_path: Path, tiny_model: Path) -> None:
+    data = grpo_data(tmp_path, tiny_model)
+    data["algo"] = {**data.get("algo", {}), "preset": "dapo", "overlong_buffer": 2}
+    data["rollout"] = {**data.get("rollout", {}), "max_new_tokens": 4}
+    cfg = grpo_config(tmp_path, data)
+    r = rollouts([1.0, 1.0, 0.0, 0.0], [True] * 4, 4)
+    r.groups[0] = replace(r.groups[0], completion_ids=((5,), (5, 5, 5), (5,) * 4, (5, 5)))
+    # buffer [2, 4): length 3 loses 1/2, length 4 loses 1 (DAPO eq. 13)
+    torch.testing.assert_close(shaped_rewards(r, cfg), torch.tensor([1.0, 0.5, -1.0, 0.0]))
 
 
 class ScriptedEngine:
