@@ -5,10 +5,13 @@ task, in order. Timeouts are enforced by the parent process, never by `signal.al
 verifier (which only works on the main thread).
 
 Implementation details:
-  1. Each worker is a `multiprocessing.Process` with its own duplex pipe. The parent sends one
-     call at a time and knows when each call started, so it can kill exactly the worker whose
-     call ran past its deadline (SIGKILL) and start a replacement. `multiprocessing.Pool`
-     cannot kill one hung task.
+  1. Each worker is a `multiprocessing.Process` with its own duplex pipe. The parent sends a
+     chunk of calls at once (up to `MAX_CHUNK`, an even share of what is left) and the worker
+     answers each call as it finishes, so it never waits for the parent between calls. A call
+     starts when the previous answer arrives, so the parent knows each call's deadline and can
+     kill exactly the worker whose call ran past it (SIGKILL) and start a replacement; the rest
+     of that worker's chunk goes back to the queue. `multiprocessing.Pool` cannot kill one hung
+     task.
   2. The parent waits with `multiprocessing.connection.wait` on the pipes and process sentinels
      of busy workers, with a timeout equal to the nearest deadline, so a call overshoots its
      timeout only by the time needed to kill and reap one process (milliseconds).
@@ -57,6 +60,8 @@ from verifiers import Verdict, Verifier
 
 BUILD_TIMEOUT_S = 60.0
 """Time a worker gets to import and build a verifier before that call's own timeout starts."""
+MAX_CHUNK = 16
+"""Calls sent to a worker in one message at most."""
 
 _PR_SET_PDEATHSIG = 1
 _MAIN_SWAP = threading.Lock()
@@ -170,29 +175,32 @@ def _send(conn: Connection, message: tuple[Any, ...]) -> None:
 
 
 def worker_main(conn: Connection, memory_mb: int | None, death_signal: bool) -> None:
-    """Worker loop: receive `(task_id, Task)`, answer `("built", id)` and `("done", id, ...)`."""
+    """Worker loop: receive chunks `[(task_id, pickled Task), ...]`; for each call answer
+    `("built", id)` after building a new verifier and `("done", id, CallResult, fatal)`."""
     _guard_against_orphaning(death_signal)
     _limit_memory(memory_mb)
     cache: dict[str, Verifier] = {}
     while True:
         try:
-            task_id, task = conn.recv()
+            chunk = conn.recv()
         except EOFError:
             return
-        verifier = cache.get(task.key)
-        if verifier is None:
-            try:
-                verifier = verifiers.get(task.spec, task.options)
-            except Exception as exc:
-                error = Verdict(0.0, "verifier_error", f"cannot build {task.spec!r}: {exc}")
-                conn.send(("done", task_id, CallResult(error, 0.0), False))
-                continue
-            cache[task.key] = verifier
-            conn.send(("built", task_id))
-        result, fatal = call_verifier(verifier, task.completion, task.reference)
-        _send(conn, ("done", task_id, result, fatal))
-        if fatal:
-            return
+        for task_id, blob in chunk:
+            task: Task = pickle.loads(blob)
+            verifier = cache.get(task.key)
+            if verifier is None:
+                try:
+                    verifier = verifiers.get(task.spec, task.options)
+                except Exception as exc:
+                    error = Verdict(0.0, "verifier_error", f"cannot build {task.spec!r}: {exc}")
+                    conn.send(("done", task_id, CallResult(error, 0.0), False))
+                    continue
+                cache[task.key] = verifier
+                conn.send(("built", task_id))
+            result, fatal = call_verifier(verifier, task.completion, task.reference)
+            _send(conn, ("done", task_id, result, fatal))
+            if fatal:
+                return
 
 
 @dataclass(eq=False)
@@ -200,10 +208,16 @@ class _Worker:
     process: BaseProcess
     conn: Connection
     built: set[str] = field(default_factory=set)
-    task: int | None = None
+    queue: deque[int] = field(default_factory=deque)
+    """Task ids sent and not answered yet; the first one is running."""
     started: float = 0.0
     deadline: float = math.inf
     building: bool = False
+
+    @property
+    def task(self) -> int | None:
+        """The running task's id, None when idle."""
+        return self.queue[0] if self.queue else None
 
 
 class WorkerPool:
@@ -253,11 +267,13 @@ class WorkerPool:
         results: list[CallResult | None] = [None] * len(tasks)
         todo = deque(range(len(tasks)))
         try:
-            while todo or any(w.task is not None for w in self._workers):
+            while todo or any(w.queue for w in self._workers):
                 for i, w in enumerate(self._workers):
-                    if w.task is None and todo:
-                        self._dispatch(i, todo.popleft(), tasks, results, timeout_s)
-                self._wait_and_collect(results, timeout_s)
+                    if not w.queue and todo:
+                        share = -(-len(todo) // len(self._workers))
+                        chunk = [todo.popleft() for _ in range(min(MAX_CHUNK, share))]
+                        self._dispatch(i, chunk, tasks, results, timeout_s)
+                self._wait_and_collect(tasks, results, timeout_s, todo)
         except BaseException:
             self._replace_busy()
             raise
@@ -268,29 +284,50 @@ class WorkerPool:
     def _dispatch(
         self,
         i: int,
-        task_id: int,
+        chunk: list[int],
         tasks: Sequence[Task],
         results: list[CallResult | None],
         timeout_s: float,
     ) -> None:
-        w, task = self._workers[i], tasks[task_id]
-        try:
-            w.conn.send((task_id, task))
-        except (pickle.PicklingError, TypeError, AttributeError) as exc:
-            error = Verdict(0.0, "reference_error", f"call cannot be sent to a worker: {exc}")
-            results[task_id] = CallResult(error, 0.0)
+        w = self._workers[i]
+        items = []
+        for task_id in chunk:
+            try:
+                items.append((task_id, pickle.dumps(tasks[task_id])))
+            except (pickle.PicklingError, TypeError, AttributeError) as exc:
+                error = Verdict(0.0, "reference_error", f"call cannot be sent to a worker: {exc}")
+                results[task_id] = CallResult(error, 0.0)
+        if not items:
             return
+        try:
+            w.conn.send(items)
         except OSError as exc:
-            results[task_id] = CallResult(self._death_verdict(w, f"send failed: {exc}"), 0.0)
+            verdict = self._death_verdict(w, f"send failed: {exc}")
+            for task_id, _ in items:
+                results[task_id] = CallResult(verdict, 0.0)
             self._replace(i)
             return
-        w.task, w.started = task_id, time.monotonic()
-        w.building = task.key not in w.built
-        w.deadline = w.started + (BUILD_TIMEOUT_S if w.building else timeout_s)
-        w.built.add(task.key)
+        w.queue.extend(task_id for task_id, _ in items)
+        self._start_next(w, tasks, timeout_s)
 
-    def _wait_and_collect(self, results: list[CallResult | None], timeout_s: float) -> None:
-        busy = [i for i, w in enumerate(self._workers) if w.task is not None]
+    def _start_next(self, w: _Worker, tasks: Sequence[Task], timeout_s: float) -> None:
+        """The head of `w.queue` starts now: set its deadline (longer when it builds)."""
+        if not w.queue:
+            return
+        key = tasks[w.queue[0]].key
+        w.started = time.monotonic()
+        w.building = key not in w.built
+        w.deadline = w.started + (BUILD_TIMEOUT_S if w.building else timeout_s)
+        w.built.add(key)
+
+    def _wait_and_collect(
+        self,
+        tasks: Sequence[Task],
+        results: list[CallResult | None],
+        timeout_s: float,
+        todo: deque[int],
+    ) -> None:
+        busy = [i for i, w in enumerate(self._workers) if w.queue]
         if not busy:
             return
         nearest = min(self._workers[i].deadline for i in busy)
@@ -301,46 +338,69 @@ class WorkerPool:
         for i in busy:
             w = self._workers[i]
             if w.conn in ready or w.process.sentinel in ready:
-                self._collect(i, results, timeout_s)
+                self._collect(i, tasks, results, timeout_s, todo)
         now = time.monotonic()
         for i in busy:
             w = self._workers[i]
-            if w.task is not None and now >= w.deadline:
-                self._expire(i, results, timeout_s, now)
+            if w.queue and now >= w.deadline:
+                self._expire(i, results, timeout_s, now, todo)
 
-    def _collect(self, i: int, results: list[CallResult | None], timeout_s: float) -> None:
+    def _collect(
+        self,
+        i: int,
+        tasks: Sequence[Task],
+        results: list[CallResult | None],
+        timeout_s: float,
+        todo: deque[int],
+    ) -> None:
         w = self._workers[i]
         died = False
         try:
-            while w.task is not None and w.conn.poll():
+            while w.queue and w.conn.poll():
                 message = w.conn.recv()
                 if message[0] == "built":
                     w.building, w.deadline = False, time.monotonic() + timeout_s
                     continue
                 _, task_id, result, fatal = message
-                results[task_id], w.task = result, None
+                assert task_id == w.queue[0], "workers answer in the order calls were sent"
+                results[task_id] = result
+                w.queue.popleft()
                 if fatal:
-                    self._replace(i)
+                    self._requeue_and_replace(i, todo)
                     return
+                self._start_next(w, tasks, timeout_s)
         except (EOFError, OSError):
             died = True
-        if w.task is not None and (died or not w.process.is_alive()):
+        if w.queue and (died or not w.process.is_alive()):
             elapsed = time.monotonic() - w.started
-            results[w.task] = CallResult(self._death_verdict(w, "worker process died"), elapsed)
-            self._replace(i)
+            results[w.queue[0]] = CallResult(self._death_verdict(w, "worker process died"), elapsed)
+            self._requeue_and_replace(i, todo)
+
+    def _requeue_and_replace(self, i: int, todo: deque[int]) -> None:
+        """Put the unanswered calls after the head back in front of `todo`; replace worker i."""
+        w = self._workers[i]
+        rest = list(w.queue)[1:]
+        todo.extendleft(reversed(rest))
+        w.queue.clear()
+        self._replace(i)
 
     def _expire(
-        self, i: int, results: list[CallResult | None], timeout_s: float, now: float
+        self,
+        i: int,
+        results: list[CallResult | None],
+        timeout_s: float,
+        now: float,
+        todo: deque[int],
     ) -> None:
         w = self._workers[i]
-        assert w.task is not None
+        assert w.queue
         if w.building:
             detail = f"building the verifier took longer than {BUILD_TIMEOUT_S:g} s"
             verdict = Verdict(0.0, "verifier_error", detail)
         else:
             verdict = Verdict(0.0, "timeout", f"no verdict within {timeout_s:g} s; worker killed")
-        results[w.task] = CallResult(verdict, now - w.started, killed=True)
-        self._replace(i)
+        results[w.queue[0]] = CallResult(verdict, now - w.started, killed=True)
+        self._requeue_and_replace(i, todo)
 
     @staticmethod
     def _death_verdict(w: _Worker, what: str) -> Verdict:
@@ -358,7 +418,7 @@ class WorkerPool:
 
     def _replace_busy(self) -> None:
         for i, w in enumerate(self._workers):
-            if w.task is not None:
+            if w.queue:
                 self._replace(i)
 
     def close(self) -> None:

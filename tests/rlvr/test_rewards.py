@@ -106,6 +106,24 @@ def test_hung_verifier_times_out_within_bound_and_runtime_goes_on(
     assert result.rewards == [1.0] and result.mask == [True]
 
 
+def test_calls_queued_behind_a_hung_or_dying_call_are_rescored() -> None:
+    # One worker gets the whole batch as a chunk; the calls after the hung one and after the
+    # one that kills its worker go back to the queue and are answered by the replacements.
+    calls = [VerifierCall(str(i), EXACT, str(i)) for i in range(12)]
+    calls[3] = VerifierCall("x", PREFIX + "SleepsForever", "x")
+    calls[7] = VerifierCall("exit", PREFIX + "ExitsHard", "x")
+    with RewardRuntime(workers=1, timeout_s=0.5) as rt:
+        rt.verify([VerifierCall("w", PREFIX + "SleepsForever", "x")])  # build it once
+        start = time.monotonic()
+        out = rt.verify(calls)
+        took = time.monotonic() - start
+    reasons = [r.verdict.reason for r in out]
+    assert reasons[3] == "timeout" and out[3].killed
+    assert reasons[7] == "worker_died"
+    assert [r.verdict.score for i, r in enumerate(out) if i not in (3, 7)] == [1.0] * 10
+    assert took < 0.5 + 3.0  # one timeout, plus starting two replacement workers
+
+
 def test_timeout_scores_zero_and_stays_in_the_loss(runtime: RewardRuntime) -> None:
     samples = [_sample("x", PREFIX + "SleepsForever"), _sample("1")]
     result = runtime.score_batch(["a", "1"], samples)
