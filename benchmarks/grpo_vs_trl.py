@@ -36,7 +36,7 @@ Implementation details:
      shared machine a second OpenMP thread makes every matmul wait for whichever core is busy
      elsewhere, and step times then measure the neighbours (several-fold swings were seen
      on 2 shared cores), while a tiny model gains little from it.
-  7. The learning rate is 3e-4 by default, constant: at 1e-3 (the GRPO tiny recipe's value)
+  7. The learning rate is 3e-4 by default (the GRPO tiny recipe's value), constant: at 1e-3
      both trainers drove the training reward of the SFT model to 0 within about 10 steps.
 """
 
@@ -154,7 +154,8 @@ def write_data(out: Path, n: int, seed: int) -> tuple[Path, list[int]]:
     from rlvr.batching import Batches
     from rlvr.data import generate, write_jsonl
 
-    path = write_jsonl(generate("arithmetic", n, seed=TRAIN_SEED), out / "train.jsonl")
+    rows = generate("arithmetic", n, seed=TRAIN_SEED, options={"split": "train"})
+    path = write_jsonl(rows, out / "train.jsonl")
     return path, Batches(n, seed).next(n)
 
 
@@ -263,7 +264,8 @@ def evaluate(models: list[str], n: int, max_new_tokens: int, threads: int) -> di
     from rlvr.sections import GenerationConfig, ModelConfig
 
     torch.set_num_threads(threads)
-    held_out = [task.sample for task in generate("arithmetic", n, seed=EVAL_SEED)]
+    options = {"split": "test"}
+    held_out = [t.sample for t in generate("arithmetic", n, seed=EVAL_SEED, options=options)]
     generation = GenerationConfig(max_new_tokens=max_new_tokens, temperature=0.0, batch_size=100)
     accuracies = {}
     with RewardRuntime(workers=0) as runtime:

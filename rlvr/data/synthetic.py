@@ -25,6 +25,7 @@ from __future__ import annotations
 import json
 import random
 import string
+import zlib
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -64,6 +65,14 @@ def _check_count(n: int) -> None:
 # arithmetic
 
 
+ARITHMETIC_SPLITS = ("all", "train", "test")
+"""Values of `arithmetic(split=...)`."""
+
+
+def _arithmetic_bucket(a: int, op: str, b: int) -> int:
+    return zlib.crc32(f"{a}{op}{b}".encode()) % 10
+
+
 def arithmetic(
     n: int,
     *,
@@ -71,11 +80,14 @@ def arithmetic(
     digits: int = 2,
     ops: Sequence[str] = ARITHMETIC_OPS,
     chat: bool = False,
+    split: str = "all",
 ) -> list[Task]:
     """Integer arithmetic questions with the answer in `\\boxed{}`.
 
     Operands have exactly `digits` digits. For `-` the larger operand comes first, so every answer
-    is a non-negative integer.
+    is a non-negative integer. `split` partitions the problem space by a hash of the problem
+    (`test`: one problem in ten, `train`: the rest), so held-out rows never appear in training
+    data whatever the seeds; `all` draws from the whole space.
 
     Args:
         n: Number of tasks.
@@ -83,6 +95,7 @@ def arithmetic(
         digits: Digits per operand, 1 to 9.
         ops: Operators to draw from: a non-empty sequence of symbols from `ARITHMETIC_OPS`.
         chat: Make each prompt a one-message chat instead of plain text.
+        split: `all`, `train` or `test` (disjoint).
 
     Returns:
         `n` tasks with ids `arith-<seed>-<i>`, verifier `math` and the answer as reference.
@@ -101,14 +114,19 @@ def arithmetic(
         raise ValueError(f"digits must be an int from 1 to 9, got {digits!r}")
     if isinstance(ops, str) or not ops or any(op not in _APPLY for op in ops):
         raise ValueError(f"ops must be a non-empty sequence of {ARITHMETIC_OPS}, got {ops!r}")
+    if split not in ARITHMETIC_SPLITS:
+        raise ValueError(f"split must be one of {ARITHMETIC_SPLITS}, got {split!r}")
     rng = random.Random(seed)
     low, high = 10 ** (digits - 1), 10**digits - 1
     tasks = []
     for i in range(n):
-        op = rng.choice(list(ops))
-        a, b = rng.randint(low, high), rng.randint(low, high)
-        if op == "-" and b > a:
-            a, b = b, a
+        while True:
+            op = rng.choice(list(ops))
+            a, b = rng.randint(low, high), rng.randint(low, high)
+            if op == "-" and b > a:
+                a, b = b, a
+            if split == "all" or (_arithmetic_bucket(a, op, b) == 0) == (split == "test"):
+                break
         answer = str(_APPLY[op](a, b))
         text = f"What is {a} {op} {b}? Put the final answer in \\boxed{{}}."
         prompt: Prompt = ({"role": "user", "content": text},) if chat else text

@@ -9,9 +9,11 @@ Implementation details:
   2. A completion ends at the first EOS id of the generation config (`<|endoftext|>` or
      `<|im_end|>` for the tiny models); that token is kept, everything after it is dropped.
      `finish_reason` is `stop` when it ended on EOS, `length` when it hit `max_new_tokens`.
-  3. Sampling log-probabilities are `log_softmax` of the raw logits (temperature 1, before
-     top-p), i.e. the policy's own log-probability of each sampled token, which is what the
-     trainer recomputes; temperature and top-p only shape which token is drawn.
+  3. Sampling log-probabilities are those of the distribution each token was drawn from:
+     `log_softmax` of the logits after the temperature and top-p processors (the trainer
+     recomputes the same at the sampling temperature, so with `top_p = 1` the two agree up to
+     numerics; their gap is the train/inference mismatch). Greedy decoding reports the raw
+     (temperature 1) log-probabilities.
   4. `generate` prepares the inputs, the cache, the logits processors and the stopping criteria
      as usual, and runs `decode_loop` as its decoding method (`custom_generate`). Compared with
      the stock sampling loop it draws each token by inverting the row's cumulative
@@ -45,6 +47,9 @@ class SamplingParams:
     """Nucleus sampling mass."""
     seed: int | None = None
     """Seed torch's generator before each `generate` call, for reproducible rollouts."""
+    stop: tuple[str, ...] = ()
+    """Stop strings: a completion also ends (`stop`) once its text contains one of them, and
+    keeps the token that completed it. Only the vllm engine honours them; `HFEngine` raises."""
 
 
 def render_prompt(tokenizer: PreTrainedTokenizerBase, prompt: Prompt) -> str:
@@ -72,7 +77,7 @@ class Decoded:
     sequences: torch.Tensor
     """Prompt ids followed by the new tokens (pad after a row finished), `[B, P + T]`."""
     logprobs: torch.Tensor
-    """Temperature-1 log-probability of each new token (0 after a row finished), `[B, T]`."""
+    """Sampling log-probability of each new token (0 after a row finished), `[B, T]`."""
 
 
 def _as_list(ids: int | list[int] | torch.Tensor | None) -> list[int]:
@@ -142,7 +147,8 @@ def decode_loop(
             nxt = sample_rows(torch.softmax(scores, dim=-1))  # [B]
         else:
             nxt = scores.argmax(dim=-1)
-        lp = logits.gather(-1, nxt[:, None]).squeeze(-1) - torch.logsumexp(logits, dim=-1)
+        base = scores if generation_config.do_sample else logits  # [B, V]
+        lp = base.gather(-1, nxt[:, None]).squeeze(-1) - torch.logsumexp(base, dim=-1)
         nxt = torch.where(done, pad[0], nxt)
         tokens[:, steps] = nxt
         logprobs[:, steps] = torch.where(done, 0.0, lp)
@@ -181,6 +187,8 @@ class HFEngine:
         """Sample `n` completions for each sample, in input order."""
         if n <= 0:
             raise ValueError(f"n must be positive, got {n}")
+        if sampling.stop:
+            raise ValueError("the hf engine does not support stop strings; use the vllm engine")
         groups: list[RolloutGroup] = []
         per_call = max(1, self.batch_size // n)
         for start in range(0, len(samples), per_call):

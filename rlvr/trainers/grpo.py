@@ -42,14 +42,22 @@ from rlvr.algorithms.advantages import (
 from rlvr.algorithms.kl import entropy_from_logits
 from rlvr.algorithms.losses import AggMode, policy_loss
 from rlvr.algorithms.presets import LossPreset, get_preset
-from rlvr.batching import Batches, TokenBatch, pad_pairs, token_logprobs
+from rlvr.batching import Batches, TokenBatch, token_logprobs
 from rlvr.checkpoint import open_trainer_run, restore_training, save_checkpoint, save_final
-from rlvr.data import RolloutGroup, Sample
+from rlvr.data import Sample
 from rlvr.evaluate import open_runtime, reward_specs, score_model
 from rlvr.loaders import load_policy, load_rows
 from rlvr.optim import build_optimizer, clip_gradients
-from rlvr.rewards import RewardResult, RewardRuntime
+from rlvr.rewards import RewardRuntime
 from rlvr.rollout import HFEngine, RolloutEngine, SamplingParams
+from rlvr.rollout.groups import (
+    Rollouts,
+    concat_rollouts,
+    rollout_metrics,
+    sampling_logprobs,
+    select_groups,
+    token_batch,
+)
 from rlvr.runs import Run, seed_everything
 from rlvr.sections import (
     DataConfig,
@@ -104,6 +112,13 @@ class AlgoConfig:
     """Completions per forward/backward pass (gradient accumulation); None = all at once."""
     entropy_coef: float = 0.0
     """Weight of an entropy bonus (0: entropy is only logged)."""
+    tis_cap: float | None = None
+    """Truncated importance sampling: scale each token's surrogate by min(pi_train/pi_sample,
+    cap), correcting the train/inference mismatch of a separate engine (vLLM); None: off."""
+
+    def __post_init__(self) -> None:
+        if self.tis_cap is not None and not self.tis_cap > 0:
+            raise ValueError(f"tis_cap must be positive or null, got {self.tis_cap}")
 
     def resolved(self) -> LossPreset:
         """The preset with this config's overrides applied."""
@@ -222,20 +237,6 @@ class GRPOResult:
 # --- algorithm --------------------------------------------------------------------------------
 
 
-@dataclass
-class Rollouts:
-    """One step's scored completions, prompt-major: rows `g*G .. g*G+G-1` share a prompt."""
-
-    groups: list[RolloutGroup]
-    """The sampled groups."""
-    scores: torch.Tensor
-    """Summed verifier rewards, `[N]` (N = groups * G)."""
-    mask: torch.Tensor
-    """False where the reward is an infrastructure failure, `[N]`."""
-    results: list[RewardResult]
-    """The reward runtime's results (one per rollout round), for metrics."""
-
-
 def shaped_rewards(r: Rollouts, cfg: GRPOConfig) -> torch.Tensor:
     """Verifier rewards plus overlong shaping, with masked rows set to their group's mean."""
     rewards = r.scores.clone()  # [N]
@@ -263,11 +264,14 @@ def policy_step(
     *,
     algo: LossPreset,
     cfg: GRPOConfig,
+    sampled_logprobs: torch.Tensor | None = None,
 ) -> dict[str, float]:
     """Gradients of one optimizer step over the whole batch, accumulated over micro-batches.
 
     Log-probability tensors are `[N, L - batch.completion_start]`; `old_logprobs=None` means
     "the policy that sampled is the current one" (mu = 1): the ratio is exactly 1.
+    `sampled_logprobs` are the engine's; their gap to the trainer's is logged as
+    `logprob_gap` and, with `algo.tis_cap`, corrected by truncated importance weights.
     """
     first = batch.completion_start
     mask = batch.completion_mask[:, first:]  # [N, W]
@@ -280,9 +284,17 @@ def policy_step(
         logprobs, logits = token_logprobs(
             model, batch[rows], temperature=cfg.rollout.temperature, start=first
         )
+        old = logprobs.detach() if old_logprobs is None else old_logprobs[rows]  # [n, W]
+        is_weights, gap = None, {}
+        if sampled_logprobs is not None:
+            log_w = old - sampled_logprobs[rows]  # [n, W]: log pi_train / pi_sample
+            gap["logprob_gap"] = float(masked_mean(log_w.abs(), mask[rows]))
+            if cfg.algo.tis_cap is not None:
+                is_weights = log_w.exp().clamp(max=cfg.algo.tis_cap)
+                gap["is_weight_mean"] = float(masked_mean(is_weights, mask[rows]))
         loss, stats = policy_loss(
             logprobs,
-            logprobs.detach() if old_logprobs is None else old_logprobs[rows],
+            old,
             advantages[rows],
             mask[rows],
             eps_low=algo.eps_low,
@@ -294,7 +306,9 @@ def policy_step(
             ref_logprobs=None if ref_logprobs is None else ref_logprobs[rows],
             kl_coef=algo.kl_coef,
             kl_estimator=cfg.algo.kl_estimator,
+            is_weights=is_weights,
         )
+        stats.update(gap)
         with torch.set_grad_enabled(bool(cfg.algo.entropy_coef)):
             entropy = entropy_from_logits(logits, mask[rows])  # [n, W]
         if cfg.algo.entropy_coef:
@@ -358,64 +372,17 @@ def collect(
         r = _rollout_round(engine, runtime, chosen, cfg, step_seed=seed)
         if algo.dynamic_sampling:
             flat = zero_variance_groups(r.scores, group_size=g, atol=cfg.algo.zero_variance_atol)
-            r = _select_groups(r, [i for i, flat_i in enumerate(flat.tolist()) if not flat_i], g)
+            r = select_groups(r, [i for i, flat_i in enumerate(flat.tolist()) if not flat_i], g)
             dropped += int(flat.sum())
         kept.append(r)
         n_kept += len(r.groups)
         rounds += 1
-    merged = _select_groups(_concat(kept), list(range(min(want, n_kept))), g)
+    merged = select_groups(concat_rollouts(kept), list(range(min(want, n_kept))), g)
     return merged, {
         "rollout/rounds": rounds,
         "rollout/dropped_groups": dropped,
         "rollout/refill_short": max(0, want - n_kept),
     }
-
-
-def _concat(parts: list[Rollouts]) -> Rollouts:
-    return Rollouts(
-        [grp for p in parts for grp in p.groups],
-        torch.cat([p.scores for p in parts]),
-        torch.cat([p.mask for p in parts]),
-        [res for p in parts for res in p.results],
-    )
-
-
-def _select_groups(r: Rollouts, keep: list[int], g: int) -> Rollouts:
-    rows = torch.tensor([i * g + j for i in keep for j in range(g)], dtype=torch.long)
-    return Rollouts([r.groups[i] for i in keep], r.scores[rows], r.mask[rows], r.results)
-
-
-def _rollout_metrics(r: Rollouts, elapsed: float) -> dict[str, float]:
-    lengths = [len(ids) for g in r.groups for ids in g.completion_ids]
-    truncated = [reason == "length" for g in r.groups for reason in g.finish_reasons]
-    metrics: dict[str, float] = {
-        "completion/length_mean": sum(lengths) / max(1, len(lengths)),
-        "completion/length_max": max(lengths, default=0),
-        "completion/truncated_share": sum(truncated) / max(1, len(truncated)),
-        "rollout/tokens_per_s": sum(lengths) / max(elapsed, 1e-9),
-        "rollout/s": elapsed,
-    }
-    if len(r.groups):
-        metrics["reward/mean"] = float(r.scores.mean())
-        metrics["reward/std"] = float(r.scores.std()) if len(r.scores) > 1 else 0.0
-    per_verifier: dict[str, list[float]] = {}
-    for result in r.results:
-        for name, verdicts in result.verdicts.items():
-            per_verifier.setdefault(name, []).extend(v.score for v in verdicts if v is not None)
-        for key, value in result.metrics("verify").items():
-            if not key.endswith(("/mean", "/kept_fraction")):
-                metrics[key] = metrics.get(key, 0.0) + value
-    for name, scores in per_verifier.items():
-        t = torch.tensor(scores)
-        metrics[f"reward/{name}/mean"] = float(t.mean()) if len(t) else 0.0
-        metrics[f"reward/{name}/std"] = float(t.std()) if len(t) > 1 else 0.0
-        metrics[f"reward/{name}/pass_rate"] = float((t == 1.0).float().mean()) if len(t) else 0.0
-    return metrics
-
-
-def _token_batch(r: Rollouts, pad_id: int) -> TokenBatch:
-    pairs = [(list(g.prompt_ids), list(ids)) for g in r.groups for ids in g.completion_ids]
-    return pad_pairs(pairs, pad_id=pad_id)
 
 
 def _train_step(
@@ -435,9 +402,10 @@ def _train_step(
         std_scaling=algo.std_scaling,
         leave_one_out=algo.leave_one_out,
     )
-    batch = _token_batch(r, pad_id)
+    batch = token_batch(r, pad_id)
     batch = replace(batch, completion_mask=batch.completion_mask * r.mask.long().unsqueeze(1))
     temperature, first = cfg.rollout.temperature, batch.completion_start
+    sampled = sampling_logprobs(r, batch, first)  # [N, W]
     with torch.no_grad():
         old = None
         if cfg.algo.num_iterations > 1:
@@ -448,7 +416,9 @@ def _train_step(
     stats: dict[str, float] = {}
     for _ in range(cfg.algo.num_iterations):
         optimizer.zero_grad(set_to_none=True)
-        stats = policy_step(model, batch, old, ref_lp, adv, algo=algo, cfg=cfg)
+        stats = policy_step(
+            model, batch, old, ref_lp, adv, algo=algo, cfg=cfg, sampled_logprobs=sampled
+        )
         stats["grad_norm"] = clip_gradients(list(model.parameters()), cfg.optim.grad_clip)
         optimizer.step()
         scheduler.step()
@@ -549,7 +519,7 @@ def _loop(
                 break
             start = time.perf_counter()
             rollouts, metrics = collect(engine, runtime, s.batches, s.samples, cfg, s.algo, step)
-            metrics.update(_rollout_metrics(rollouts, time.perf_counter() - start))
+            metrics.update(rollout_metrics(rollouts, time.perf_counter() - start))
             if rollouts.groups:
                 metrics.update(
                     _train_step(

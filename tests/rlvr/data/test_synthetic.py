@@ -203,3 +203,12 @@ def test_solutions_score_full_marks_under_their_verifier(family: str, name: str)
     for task in tasks:
         verdict = verifier(task.solution, reference=task.sample.reference)
         assert (verdict.score, verdict.reason) == (1.0, "correct"), task
+
+
+def test_arithmetic_train_and_test_splits_are_disjoint() -> None:
+    train = generate("arithmetic", 3000, seed=1, options={"split": "train", "ops": ["+", "-"]})
+    test = generate("arithmetic", 300, seed=1, options={"split": "test", "ops": ["+", "-"]})
+    prompts = lambda tasks: {t.sample.prompt for t in tasks}  # noqa: E731
+    assert len(prompts(test)) > 250 and not prompts(train) & prompts(test)
+    with pytest.raises(ValueError, match="split must be one of"):
+        generate("arithmetic", 1, seed=0, options={"split": "dev"})

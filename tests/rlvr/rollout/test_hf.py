@@ -49,12 +49,14 @@ def test_greedy_output_equals_stock_generate(engine: HFEngine) -> None:
             assert ids[-1] in engine.eos
 
 
-def test_sampling_logprobs_equal_the_trainers(engine: HFEngine) -> None:
-    groups = engine.generate(_samples(4), n=4, sampling=SamplingParams(max_new_tokens=10, seed=3))
+@pytest.mark.parametrize("temperature", [1.0, 0.7])
+def test_sampling_logprobs_equal_the_trainers(engine: HFEngine, temperature: float) -> None:
+    params = SamplingParams(max_new_tokens=10, temperature=temperature, seed=3)
+    groups = engine.generate(_samples(4), n=4, sampling=params)
     pairs = [(list(g.prompt_ids), list(ids)) for g in groups for ids in g.completion_ids]
     batch = pad_pairs(pairs, pad_id=engine.tokenizer.pad_token_id)
     with torch.no_grad():
-        trainer = token_logprobs(engine.model, batch)[0]  # [N, L-1]
+        trainer = token_logprobs(engine.model, batch, temperature=temperature)[0]  # [N, L-1]
     mask = batch.completion_mask[:, 1:].bool()
     sampled = torch.tensor([lp for g in groups for row in g.logprobs for lp in row])
     torch.testing.assert_close(trainer[mask], sampled, atol=1e-5, rtol=0)
