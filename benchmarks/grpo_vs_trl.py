@@ -380,9 +380,10 @@ def notes(args: argparse.Namespace) -> list[str]:
         "Differs: each side draws its own random samples, so completions, their lengths and "
         "the models after step 1 differ (tokens/s normalises for length; generation time per "
         "step follows the longest completion of the batch).",
-        "Differs: rlvr runs an extra no-grad forward pass per step for the 'old' log-probs and "
-        "asks `generate` for per-step logits; TRL skips both when num_iterations=1 and "
-        "generation is aligned with the optimizer step (it uses the detached current log-probs).",
+        "Differs: rlvr's `generate` runs its own decoding loop (inverse-CDF sampling instead of "
+        "torch.multinomial, last-position logits only) and its loss asks for the completion "
+        "window's logits only; TRL uses the stock sampling loop. Neither side runs a separate "
+        "'old' log-prob pass at num_iterations=1.",
         "Differs: advantage std epsilon 1e-6 (rlvr) vs 1e-4 (TRL); rlvr seeds torch before each "
         "rollout. Process start-up, imports and model loading are outside s/step (see wall s).",
     ]
