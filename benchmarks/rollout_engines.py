@@ -209,15 +209,16 @@ def run_one(spec: dict[str, Any], run_dir: Path) -> dict[str, Any]:
 
 
 METRICS = (
-    ("start-up s", "startup_s", "{:.2f}"),
-    ("import s", "import_s", "{:.2f}"),
-    ("trainer model load s", "load_s", "{:.2f}"),
-    ("completion tokens/s", "tokens_per_s", "{:.0f}"),
-    ("weight sync ms", "sync_ms_median", "{:.2f}"),
-    ("parity gap", "parity_gap", "{:.2e}"),
-    ("peak RSS MiB", "peak_rss_mib", "{:.0f}"),
+    ("start-up s", "startup_s", "{:.2f}", False),
+    ("import s", "import_s", "{:.2f}", True),
+    ("trainer model load s", "load_s", "{:.2f}", True),
+    ("completion tokens/s", "tokens_per_s", "{:.0f}", True),
+    ("weight sync ms", "sync_ms_median", "{:.2f}", False),
+    ("parity gap", "parity_gap", "{:.2e}", False),
+    ("peak RSS MiB", "peak_rss_mib", "{:.0f}", True),
 )
-"""Table rows: label, record key, number format."""
+"""Table rows: label, record key, number format, whether a vLLM/HF ratio means anything (not
+where HFEngine does no work: its start-up wraps the trainer's model, its sync is a no-op)."""
 
 
 def summarise(records: list[dict[str, Any]], models: list[str]) -> dict[str, Any]:
@@ -225,14 +226,14 @@ def summarise(records: list[dict[str, Any]], models: list[str]) -> dict[str, Any
     summary: dict[str, Any] = {}
     for model in models:
         rows: dict[str, dict[str, float | None]] = {}
-        for _, key, _ in METRICS:
+        for _, key, _, has_ratio in METRICS:
             row: dict[str, float | None] = {}
             for engine in ENGINES:
                 values = [r[key] for r in records if r["model"] == model and r["engine"] == engine]
                 values = [v for v in values if v is not None]
                 row[engine] = statistics.median(values) if values else None
             hf, vl = row["hf"], row["vllm"]
-            row["ratio"] = vl / hf if hf and vl is not None else None
+            row["ratio"] = vl / hf if has_ratio and hf and vl is not None else None
             rows[key] = row
         summary[model] = rows
     return summary
@@ -242,7 +243,7 @@ def format_table(summary: dict[str, Any]) -> str:
     """The summary as a fixed-width text table."""
     lines = ["{:<8}{:<22}{:>12}{:>12}{:>10}".format("model", "metric", "HF", "vLLM", "vLLM/HF")]
     for model, rows in summary.items():
-        for label, key, fmt in METRICS:
+        for label, key, fmt, _ in METRICS:
             row = rows[key]
             cells = ["n/a" if row[e] is None else fmt.format(row[e]) for e in ENGINES]
             ratio = "n/a" if row["ratio"] is None else f"{row['ratio']:.2f}x"

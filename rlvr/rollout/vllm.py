@@ -6,8 +6,8 @@ current weights with `update_weights(model)` and checks that they arrived with
 
 Implementation details:
   1. Environment: `VLLM_ENABLE_V1_MULTIPROCESSING=0` is set (unless already set) before vLLM is
-     imported, so the engine core runs in this process: about 2 s to start on CPU instead of
-     about 14 s, and weight sync can hand tensors over in memory. On CPU the defaults are
+     imported, so the engine core runs in this process: it starts faster than a separate engine
+     process and weight sync can hand tensors over in memory. On CPU the defaults are
      float32, eager mode (`enforce_eager`, no graph capture or compilation) and a 1 GiB KV
      cache (`kv_cache_memory_bytes`; an explicit `VLLM_CPU_KVCACHE_SPACE` takes precedence).
   2. Prompts are rendered by `render_prompt` and encoded with `add_special_tokens=False`, as
@@ -20,9 +20,10 @@ Implementation details:
      completion keeps every token up to the one that completed the stop string. Texts are
      decoded from the token ids (`skip_special_tokens=True`, as `HFEngine`), so a text always
      matches its ids and includes the stop string (and whatever else its last token holds).
-  5. Log-probabilities: `logprobs_mode="raw_logprobs"` and `logprobs=0`, i.e. the log-softmax
-     of the raw logits (temperature 1, before top-p) at each sampled token: `HFEngine`'s
-     convention, what `rlvr.batching.token_logprobs` recomputes. Temperature 0 is greedy.
+  5. Log-probabilities: `logprobs_mode="processed_logprobs"` and `logprobs=0`, i.e. the
+     log-softmax of the logits after temperature and top-p at each sampled token (the
+     distribution it was drawn from): `HFEngine`'s convention; with `top_p = 1` it is what
+     `rlvr.batching.token_logprobs(..., temperature=T)` recomputes. Greedy reports raw ones.
   6. Seeds: building the engine seeds torch, `random` and numpy with `seed` (vLLM's worker does).
      Per-request seeds are never used (they break chunked prefill on vLLM CPU); instead
      `SamplingParams.seed` reseeds the worker's torch generator before the call, which vLLM's
@@ -39,8 +40,8 @@ Implementation details:
      each sync: its KV blocks were computed by the old weights.
   8. Parity probe: a fixed prompt and completion, scored by vLLM (`prompt_logprobs=0`, prefix
      cache bypassed) and by the trainer model (`token_logprobs`); the mean absolute difference
-     of the per-token log-probabilities is the gap. In float32 on CPU it is about 1e-6 after a
-     sync; in bfloat16 expect about 1e-2 and raise the tolerance to match.
+     of the per-token log-probabilities is the gap. In float32 on CPU it is below 1e-6 after a
+     sync; in lower precision it grows, so measure it after a sync and set the tolerance above.
   9. Side effects of an in-process engine on CPU: vLLM's worker replaces `torch.set_num_threads`
      with a no-op that logs a warning, so set the thread count before building the engine.
 """
@@ -179,7 +180,7 @@ class VLLMEngine:
             max_model_len=max_model_len,
             gpu_memory_utilization=gpu_memory_utilization,
             kv_cache_memory_bytes=None if kv_cache_gib is None else int(kv_cache_gib * 2**30),
-            logprobs_mode="raw_logprobs",
+            logprobs_mode="processed_logprobs",
         )
         in_process = isinstance(self.llm.llm_engine.engine_core, InprocClient)
         if weight_sync == "memory" and not in_process:
