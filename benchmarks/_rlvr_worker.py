@@ -30,6 +30,8 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from _common import peak_rss_mib
+
 if TYPE_CHECKING:
     from rlvr.trainers.grpo import GRPOConfig
 
@@ -89,14 +91,6 @@ def read_steps(metrics: Path, completions_per_step: int) -> dict[str, list[float
         "tokens": [round(r["completion/length_mean"] * completions_per_step) for r in rows],
         "reward_mean": [float(r.get("reward/mean", 0.0)) for r in rows],
     }
-
-
-def peak_rss_mib() -> float:
-    """This process's peak resident set size (VmHWM), in MiB."""
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
 
 
 def main(spec_path: str, result_path: str) -> None:

@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from _common import peak_rss_mib
 from datasets import Dataset
 from transformers import AutoModelForCausalLM, AutoTokenizer, TrainerCallback
 from trl import GRPOConfig, GRPOTrainer  # type: ignore[attr-defined]
@@ -127,14 +128,6 @@ def load_dataset(spec: dict[str, Any]) -> Dataset:
     rows = [json.loads(line) for line in lines if line.strip()]
     ordered = [rows[i] for i in spec["order"]]
     return Dataset.from_list([{"prompt": r["prompt"], "answer": r["reference"]} for r in ordered])
-
-
-def peak_rss_mib() -> float:
-    """This process's peak resident set size (VmHWM), in MiB."""
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
 
 
 def main(spec_path: str, result_path: str) -> None:

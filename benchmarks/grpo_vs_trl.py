@@ -51,9 +51,10 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
-from importlib import metadata
 from pathlib import Path
 from typing import Any
+
+from _common import package_versions, write_results
 
 BENCH_DIR = Path(__file__).resolve().parent
 WORKERS = {"ours": BENCH_DIR / "_rlvr_worker.py", "trl": BENCH_DIR / "_trl_worker.py"}
@@ -311,17 +312,6 @@ def _ratio(value: float) -> str:
     return f"{value:.2f}x" if math.isfinite(value) else "n/a"
 
 
-def _finite(value: Any) -> Any:
-    """`value` with every non-finite float replaced by None (strict JSON)."""
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_finite(v) for v in value]
-    return value
-
-
 def format_table(summary: dict[str, dict[str, float]]) -> str:
     """The summary as a fixed-width text table."""
     head = ["metric", "rlvr mean", "rlvr min", "TRL mean", "TRL min", "ours/TRL", "(min)"]
@@ -389,17 +379,6 @@ def notes(args: argparse.Namespace) -> list[str]:
     ]
 
 
-def versions() -> dict[str, str | None]:
-    """Installed versions of the packages compared."""
-    found: dict[str, str | None] = {}
-    for name in ("rlvr", "trl", "transformers", "torch", "accelerate", "datasets"):
-        try:
-            found[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            found[name] = None
-    return found
-
-
 def train_all(args: argparse.Namespace, spec: dict[str, Any]) -> list[RunRecord]:
     """Alternate the two sides for `args.rounds` rounds; one record per run."""
     records = []
@@ -449,16 +428,16 @@ def main(argv: list[str] | None = None) -> None:
         print(f"note: {line}")
     results = {
         "args": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()},
-        "versions": versions(),
+        "versions": package_versions(
+            ("rlvr", "trl", "transformers", "torch", "accelerate", "datasets")
+        ),
         "spec": {k: v for k, v in spec.items() if k != "order"},
         "start_accuracy": accuracy[spec["model"]],
         "runs": [r.__dict__ for r in records],
         "summary": summary,
         "notes": notes(args),
     }
-    path = args.out / "results.json"
-    path.write_text(json.dumps(_finite(results), indent=2) + "\n")
-    print(f"\nwrote {path}")
+    write_results(args.out, results)
 
 
 if __name__ == "__main__":

