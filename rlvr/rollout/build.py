@@ -1,0 +1,155 @@
+"""The rollout engine a trainer samples from, built from its config, and the weight sync to it.
+
+`open_rollout(cfg, model=..., tokenizer=..., model_dir=..., seed=...)` returns a `Rollout`:
+the engine (`hf` or `vllm`) and `after_update(model)`, which the trainer calls after each
+training step so the engine samples from the weights just trained.
+
+Implementation details:
+  1. `hf` shares the trainer's model object: there is nothing to copy and nothing can go stale.
+  2. `vllm` holds its own copy of the weights, loaded from `model_dir` (the checkpoint the
+     trainer started or resumed from). Every `sync_every` training steps the trainer's
+     weights are pushed with `VLLMEngine.update_weights`; between syncs rollouts come from
+     weights up to `sync_every - 1` steps old (the gap shows in `train/logprob_gap`;
+     `algo.tis_cap` corrects for it). After every `parity_every`-th sync the parity probe
+     compares vLLM's log-probabilities of a fixed text with the trainer's and raises
+     `StaleWeightsError` past `parity_tolerance`: a sync that did not arrive stops the run.
+  3. vLLM seeds torch, `random` and numpy with the run seed when it starts, and replaces
+     `torch.set_num_threads` with a no-op, so the engine is built before the trainer restores
+     or seeds its own random state.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+import torch
+
+from rlvr.rollout.hf import HFEngine
+
+if TYPE_CHECKING:
+    from rlvr.rollout import RolloutEngine
+    from rlvr.rollout.vllm import VLLMEngine
+
+
+@dataclass(frozen=True)
+class VLLMConfig:
+    """Settings of the colocated vLLM engine (used when `rollout.engine` is `vllm`)."""
+
+    sync_every: int = 1
+    """Push the trainer's weights to vLLM after every this-many training steps."""
+    parity_every: int = 1
+    """Run the log-prob parity probe after every this-many weight syncs (0: never)."""
+    parity_tolerance: float = 1e-3
+    """Largest mean |log-prob difference| the probe accepts (fp32 on CPU: about 1e-7)."""
+    dtype: str | None = None
+    """Engine dtype; float32 on CPU, the checkpoint's (`auto`) on GPU by default."""
+    kv_cache_gib: float | None = None
+    """KV cache size; 1 GiB on CPU, the rest of `gpu_memory_utilization` on GPU by default."""
+    gpu_memory_utilization: float = 0.3
+    """Share of GPU memory vLLM may take; the trainer needs the rest (colocated)."""
+    max_model_len: int | None = None
+    """Longest prompt + completion the engine accepts; the model's maximum by default."""
+
+    def __post_init__(self) -> None:
+        if self.sync_every < 1 or self.parity_every < 0:
+            raise ValueError("vllm.sync_every must be >= 1 and vllm.parity_every >= 0")
+        if not self.parity_tolerance > 0:
+            raise ValueError(f"vllm.parity_tolerance must be positive, got {self.parity_tolerance}")
+        if not 0 < self.gpu_memory_utilization <= 1:
+            raise ValueError("vllm.gpu_memory_utilization must be in (0, 1]")
+
+
+@dataclass(frozen=True)
+class RolloutConfig:
+    """How rollouts are sampled, and by which engine."""
+
+    engine: Literal["hf", "vllm"] = "hf"
+    """`hf` (transformers generate on the trainer's model) or `vllm` (colocated offline engine
+    with its own weights, synced after training steps; needs the `vllm` extra)."""
+    max_new_tokens: int = 32
+    """Completion tokens at most (truncated completions are counted)."""
+    temperature: float = 1.0
+    """Sampling temperature."""
+    top_p: float = 1.0
+    """Nucleus sampling mass."""
+    batch_size: int = 256
+    """Completions per `generate` call (hf engine; vLLM schedules its own batches)."""
+    vllm: VLLMConfig = field(default_factory=VLLMConfig)
+    """Weight sync, parity probe and memory of the vllm engine."""
+
+    def __post_init__(self) -> None:
+        if self.max_new_tokens <= 0:
+            raise ValueError(f"max_new_tokens must be positive, got {self.max_new_tokens}")
+        if self.temperature <= 0 or not 0 < self.top_p <= 1:
+            raise ValueError("rollout temperature must be > 0 and top_p in (0, 1]")
+
+
+class Rollout:
+    """A trainer's rollout engine and the bookkeeping of its weight syncs."""
+
+    def __init__(
+        self, engine: RolloutEngine, cfg: RolloutConfig, vllm: VLLMEngine | None = None
+    ) -> None:
+        self.engine = engine
+        self.cfg = cfg
+        self._vllm = vllm
+        self.updates = 0
+        """Training steps reported through `after_update`."""
+        self.syncs = 0
+        """Weight syncs made."""
+
+    def after_update(self, model: torch.nn.Module) -> dict[str, float]:
+        """Call after each training step: syncs and probes when due; returns `sync/*` metrics.
+
+        Raises:
+            StaleWeightsError: the parity probe after this sync failed.
+        """
+        self.updates += 1
+        if self._vllm is None or self.updates % self.cfg.vllm.sync_every:
+            return {}
+        self._vllm.update_weights(model)
+        self.syncs += 1
+        metrics = {"sync/seconds": float(self._vllm.last_sync_s or 0.0), "sync/count": self.syncs}
+        every = self.cfg.vllm.parity_every
+        if every and self.syncs % every == 0:
+            gap = self._vllm.check_parity(model, tolerance=self.cfg.vllm.parity_tolerance)
+            metrics["sync/parity_gap"] = gap
+        return metrics
+
+    def close(self) -> None:
+        """Release the engine (vLLM frees its memory; hf has nothing to release)."""
+        if self._vllm is not None:
+            self._vllm.close()
+            self._vllm = None
+
+    def __enter__(self) -> Rollout:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def open_rollout(
+    cfg: RolloutConfig, *, model: Any, tokenizer: Any, model_dir: str | Path, seed: int
+) -> Rollout:
+    """The engine `cfg.engine` names, sampling from `model` (hf) or a copy of `model_dir` (vllm).
+
+    Raises:
+        ImportError: `vllm` was asked for and vLLM is not installed (the message says how).
+    """
+    if cfg.engine == "hf":
+        return Rollout(HFEngine(model, tokenizer, batch_size=cfg.batch_size), cfg)
+    from rlvr.rollout.vllm import VLLMEngine
+
+    engine = VLLMEngine(
+        model_dir,
+        tokenizer,
+        seed=seed,
+        max_model_len=cfg.vllm.max_model_len,
+        dtype=cfg.vllm.dtype,
+        gpu_memory_utilization=cfg.vllm.gpu_memory_utilization,
+        kv_cache_gib=cfg.vllm.kv_cache_gib,
+    )
+    return Rollout(engine, cfg, engine)
