@@ -53,7 +53,7 @@ from multiprocessing import forkserver
 from multiprocessing.connection import Connection, wait
 from multiprocessing.context import BaseContext
 from multiprocessing.process import BaseProcess
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Protocol
 
 import verifiers
 from verifiers import Verdict, Verifier
@@ -201,6 +201,17 @@ def worker_main(conn: Connection, memory_mb: int | None, death_signal: bool) -> 
             _send(conn, ("done", task_id, result, fatal))
             if fatal:
                 return
+
+
+class TaskPool(Protocol):
+    """What the reward runtime runs its calls on: `WorkerPool` here, Ray actors in
+    `rlvr.distributed.rewards`. Results come back in task order, one per task."""
+
+    def run(self, tasks: Sequence[Task], timeout_s: float) -> list[CallResult]: ...
+
+    def pids(self) -> list[int | None]: ...
+
+    def close(self) -> None: ...
 
 
 @dataclass(eq=False)
@@ -364,10 +375,10 @@ class WorkerPool:
                 _, task_id, result, fatal = message
                 assert task_id == w.queue[0], "workers answer in the order calls were sent"
                 results[task_id] = result
-                w.queue.popleft()
-                if fatal:
+                if fatal:  # the calls behind this one go back to the queue
                     self._requeue_and_replace(i, todo)
                     return
+                w.queue.popleft()
                 self._start_next(w, tasks, timeout_s)
         except (EOFError, OSError):
             died = True

@@ -167,6 +167,15 @@ def test_memory_cap_is_masked(runtime: RewardRuntime) -> None:
     assert ok.verdict.reason == "correct"
 
 
+def test_calls_queued_behind_a_memory_failure_are_rescored() -> None:
+    # The worker answers `memory` and exits; every call behind it in its chunk is rescored.
+    calls = [VerifierCall(str(i), EXACT, str(i)) for i in range(6)]
+    calls[1] = VerifierCall("a", PREFIX + "Allocates", "x")
+    with RewardRuntime(workers=1, timeout_s=5.0, memory_mb=512) as rt:
+        out = rt.verify(calls)
+    assert [r.verdict.reason for r in out] == ["correct", "memory"] + ["correct"] * 4
+
+
 def test_unknown_verifier_or_bad_options_fail_before_scoring(runtime: RewardRuntime) -> None:
     slow = VerifierCall("a", PREFIX + "Sleeps", "x", (("seconds", 5.0),))
     start = time.monotonic()
