@@ -50,7 +50,7 @@ from typing import Any, Literal
 
 import verifiers
 from rlvr.data.types import Sample
-from rlvr.reward_workers import CallResult, Task, WorkerPool, call_verifier
+from rlvr.reward_workers import CallResult, Task, TaskPool, WorkerPool, call_verifier
 from verifiers import RegistryError, Verdict, Verifier
 
 StartMethod = Literal["forkserver", "spawn"]
@@ -259,7 +259,7 @@ class RewardRuntime:
         self.import_main = import_main
         self._context = _resolve_start_method(start_method, import_main) if n > 0 else None
         self._built: dict[str, Verifier] = {}
-        self._pool: WorkerPool | None = None
+        self._pool: TaskPool | None = None
         self._finalizer: weakref.finalize[Any, Any] | None = None
         self._closed = False
 
@@ -393,14 +393,18 @@ class RewardRuntime:
         completion = call.completion if cap is None else call.completion[:cap]
         return Task(key, call.verifier, dict(call.options), completion, call.reference)
 
-    def _ensure_pool(self) -> WorkerPool:
+    def _ensure_pool(self) -> TaskPool:
         if self._pool is None:
-            assert self._context is not None
-            self._pool = WorkerPool(
-                self.workers,
-                memory_mb=self.memory_mb,
-                context=self._context,
-                import_main=self.import_main,
-            )
+            self._pool = self._new_pool()
             self._finalizer = weakref.finalize(self, self._pool.close)
         return self._pool
+
+    def _new_pool(self) -> TaskPool:
+        """The pool that runs the calls (`rlvr.distributed.rewards` runs them on Ray actors)."""
+        assert self._context is not None
+        return WorkerPool(
+            self.workers,
+            memory_mb=self.memory_mb,
+            context=self._context,
+            import_main=self.import_main,
+        )

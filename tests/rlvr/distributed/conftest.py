@@ -1,0 +1,18 @@
+"""A local Ray cluster per test module (2 CPUs, no dashboard), stopped when the module ends."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from rlvr.distributed.cluster import RayCluster
+from rlvr.distributed.config import DistributedConfig
+
+
+@pytest.fixture(scope="module")
+def ray_cluster() -> Iterator[RayCluster]:
+    pytest.importorskip("ray", reason="the ray extra is not installed")
+    cfg = DistributedConfig(kind="ray", num_cpus=2, rollout_workers=1, reward_workers=2)
+    with RayCluster(cfg) as cluster:
+        yield cluster
