@@ -71,6 +71,7 @@ def build_config(spec: dict[str, Any]) -> GRPOConfig:
         eval_data=None,
         algo=algo,
         rollout=RolloutConfig(
+            engine=spec["engine"],
             max_new_tokens=spec["max_new_tokens"],
             temperature=spec["temperature"],
             top_p=1.0,

@@ -6,11 +6,12 @@ alone::
     python benchmarks/_trl_worker.py SPEC.json RESULT.json
 
 Implementation details:
-  1. HF `generate` (no vLLM), `loss_type="dapo"`, `beta=0.0`, `epsilon=0.2`,
-     `epsilon_high=0.28`, `num_iterations=1`, group std scaling; one optimizer step takes
-     `prompts * group` completions in one micro-batch (`per_device_train_batch_size = P*G`,
-     `gradient_accumulation_steps = 1`, `generation_batch_size = P*G`), as rlvr's trainer does
-     without `micro_batch_size`.
+  1. HF `generate`, or with `engine: vllm` TRL's colocated vLLM engine (sleep mode and
+     importance-sampling correction off, as on rlvr's side); `loss_type="dapo"`, `beta=0.0`,
+     `epsilon=0.2`, `epsilon_high=0.28`, `num_iterations=1`, group std scaling; one optimizer
+     step takes `prompts * group` completions in one micro-batch
+     (`per_device_train_batch_size = P*G`, `gradient_accumulation_steps = 1`,
+     `generation_batch_size = P*G`), as rlvr's trainer does without `micro_batch_size`.
   2. CPU, float32 (`use_cpu=True`, `bf16=False`), `optim="adamw_torch"` (rlvr's
      `torch.optim.AdamW` with defaults; TrainingArguments would pick the fused variant), a
      constant learning rate, gradient clipping at 1.0, and gradient checkpointing off (TRL's
@@ -119,7 +120,40 @@ def build_args(spec: dict[str, Any]) -> GRPOConfig:
         eval_strategy="no",
         disable_tqdm=True,
         dataloader_num_workers=0,
+        **vllm_args(spec),
     )
+
+
+def vllm_args(spec: dict[str, Any]) -> dict[str, Any]:
+    """TRL's vLLM settings: colocated engine, no importance-sampling correction (as rlvr)."""
+    if spec["engine"] != "vllm":
+        return {}
+    return {
+        "use_vllm": True,
+        "vllm_mode": "colocate",
+        "vllm_gpu_memory_utilization": 0.3,
+        "vllm_enable_sleep_mode": False,
+        "vllm_importance_sampling_correction": False,
+    }
+
+
+def patch_cpu_weight_sync() -> None:
+    """Make TRL's colocated weight sync work on vLLM CPU (`--patch-trl-sync`).
+
+    TRL pushes each parameter through the model's `load_weights`, which fails on vLLM CPU
+    (its kernels repack weights at load time); this replaces the colocated branch with one
+    `reload_weights` call over the trainer's parameters, the mechanism rlvr's engine uses.
+    """
+    from trl.generation import vllm_generation
+
+    def sync_weights(self: Any) -> None:
+        weights = list(self._iter_named_params())
+        self.llm.collective_rpc(
+            "reload_weights", kwargs={"weights_iterator": weights, "is_checkpoint_format": True}
+        )
+        self.llm.reset_prefix_cache()
+
+    vllm_generation.VLLMGeneration.sync_weights = sync_weights
 
 
 def load_dataset(spec: dict[str, Any]) -> Dataset:
@@ -134,6 +168,8 @@ def main(spec_path: str, result_path: str) -> None:
     """Train as the spec says and write the measurements to `result_path`."""
     spec = json.loads(Path(spec_path).read_text())
     torch.set_num_threads(spec["threads"])
+    if spec["engine"] == "vllm" and spec["patch_trl_sync"]:
+        patch_cpu_weight_sync()
     model = AutoModelForCausalLM.from_pretrained(spec["model"], dtype=torch.float32)
     tokenizer = AutoTokenizer.from_pretrained(spec["model"])
     timer = StepTimer()

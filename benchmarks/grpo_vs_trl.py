@@ -113,6 +113,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--threads", type=int, default=1, help="torch threads of each trainer")
     p.add_argument("--reward-workers", type=int, default=1, help="rlvr reward processes")
     p.add_argument("--seed", type=int, default=0, help="seed of both trainers")
+    p.add_argument(
+        "--engine",
+        choices=("hf", "vllm"),
+        default="hf",
+        help="rollout engine of both sides: HF generate, or a colocated vLLM engine",
+    )
+    p.add_argument(
+        "--patch-trl-sync",
+        action="store_true",
+        help="with --engine vllm: replace TRL's per-parameter weight sync (fails on vLLM CPU) "
+        "by one reload_weights call",
+    )
     args = p.parse_args(argv)
     if args.steps < 1 or args.rounds < 1 or args.prompts < 1 or args.group < 2:
         p.error("need --steps >= 1, --rounds >= 1, --prompts >= 1 and --group >= 2")
@@ -211,6 +223,8 @@ def run_side(side: str, spec: dict[str, Any], run_dir: Path) -> tuple[dict[str, 
         "MKL_NUM_THREADS": threads,
         "TOKENIZERS_PARALLELISM": "false",
         "CUDA_VISIBLE_DEVICES": "",
+        "VLLM_CPU_KVCACHE_SPACE": os.environ.get("VLLM_CPU_KVCACHE_SPACE", "1"),
+        "VLLM_ENABLE_V1_MULTIPROCESSING": "0",
     }
     command = [sys.executable, str(WORKERS[side]), str(spec_path), str(result_path)]
     log_path = run_dir / f"{side}.log"
@@ -412,6 +426,8 @@ def main(argv: list[str] | None = None) -> None:
         "seed": args.seed,
         "threads": args.threads,
         "reward_workers": args.reward_workers,
+        "engine": args.engine,
+        "patch_trl_sync": args.patch_trl_sync,
     }
     records = train_all(args, spec)
     print("evaluating the starting model and every final model ...", flush=True)
