@@ -15,6 +15,7 @@ from typing import Any
 
 from rlvr.config import to_dict
 from rlvr.data import Sample
+from rlvr.distributed.config import DistributedConfig
 from rlvr.loaders import load_policy, load_rows
 from rlvr.rewards import RewardResult, RewardRuntime, RewardSpec
 from rlvr.rollout import HFEngine, SamplingParams
@@ -102,8 +103,24 @@ def score_model(
     return Scored(completions, runtime.score_batch(completions, samples, extra=extra), generate_s)
 
 
-def open_runtime(cfg: RewardConfig) -> RewardRuntime:
-    """A reward runtime configured by a reward section."""
+def open_runtime(cfg: RewardConfig, distributed: DistributedConfig | None = None) -> RewardRuntime:
+    """A reward runtime configured by a reward section: local worker processes, or reward
+    actors on Ray when `distributed` says `kind: ray` with reward workers (Ray must be
+    initialised, see `rlvr.distributed.cluster`; `reward.workers` is then unused)."""
+    if distributed is not None and distributed.kind == "ray" and distributed.reward_workers:
+        from rlvr.distributed.rewards import RayRewardRuntime
+
+        if cfg.import_main:
+            raise ValueError("reward.import_main cannot apply to Ray actors; move the verifier")
+        return RayRewardRuntime(
+            actors=distributed.reward_workers,
+            processes_per_actor=distributed.reward_processes,
+            timeout_s=cfg.timeout_s,
+            memory_mb=cfg.memory_mb,
+            max_completion_chars=cfg.max_completion_chars,
+            actor_cpus=distributed.reward_actor_cpus,
+            max_restarts=distributed.max_actor_restarts,
+        )
     return RewardRuntime(
         workers=cfg.workers,
         timeout_s=cfg.timeout_s,

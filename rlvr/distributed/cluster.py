@@ -15,6 +15,7 @@ Implementation details:
 
 from __future__ import annotations
 
+import contextlib
 import os
 from types import ModuleType, TracebackType
 from typing import Any
@@ -96,3 +97,10 @@ class RayCluster:
         if self.owned:
             self.ray.shutdown()
             self.owned = False
+
+
+def open_cluster(cfg: DistributedConfig) -> contextlib.AbstractContextManager[RayCluster | None]:
+    """What a stage runs inside: a `RayCluster` for `kind: ray`, nothing for `kind: none`."""
+    if cfg.kind == "ray":
+        return RayCluster(cfg)
+    return contextlib.nullcontext()

@@ -34,6 +34,11 @@ class DistributedConfig:
     """Reward actors; each runs `reward_processes` verifier worker processes."""
     reward_processes: int = 1
     """Verifier worker processes per reward actor (one call at a time each)."""
+    rollout_threads: int | None = None
+    """Torch threads in each rollout actor. None keeps Ray's setting, one thread for an actor
+    with a fractional CPU; the sampling log-probs then differ from a trainer with more threads
+    in the last bits (float sums in another order). Set it to the trainer's thread count for
+    bit-identical rollouts."""
     rollout_actor_cpus: float = 0.5
     """Logical CPUs each rollout actor claims (fractional, so actors never take every CPU)."""
     reward_actor_cpus: float = 0.25
@@ -62,6 +67,10 @@ class DistributedConfig:
         for name, value in counts.items():
             if value < 0:
                 raise ValueError(f"distributed.{name} must be >= 0, got {value}")
+        if self.rollout_threads is not None and self.rollout_threads < 1:
+            raise ValueError(
+                f"distributed.rollout_threads must be >= 1, got {self.rollout_threads}"
+            )
         if self.reward_processes < 1:
             raise ValueError(
                 f"distributed.reward_processes must be >= 1, got {self.reward_processes}"

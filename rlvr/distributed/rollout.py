@@ -25,12 +25,14 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import torch
 
 from rlvr.data.types import RolloutGroup, Sample
 from rlvr.distributed.cluster import import_ray
+from rlvr.distributed.config import DistributedConfig
 from rlvr.distributed.rewards import shard_bounds
 from rlvr.loaders import load_policy
 from rlvr.rollout.hf import HFEngine, SamplingParams
@@ -47,6 +49,30 @@ def shard_seed(seed: int | None, shard: int) -> int | None:
     (42, 2000000056, None)
     """
     return None if seed is None else seed + shard * SHARD_SEED_STRIDE
+
+
+_DTYPES = {torch.float32: "float32", torch.bfloat16: "bfloat16", torch.float16: "float16"}
+
+
+def ray_engine(
+    cfg: DistributedConfig, *, model: torch.nn.Module, model_dir: str | Path, batch_size: int
+) -> RayRolloutEngine:
+    """The rollout actors a `distributed` section asks for, loaded with `model`'s weights.
+
+    Each actor loads `model_dir` in `model`'s dtype, then takes the trainer's weights.
+    """
+    dtype = next(model.parameters()).dtype
+    if dtype not in _DTYPES:
+        raise ValueError(f"rollout actors load float32, bfloat16 or float16 models, not {dtype}")
+    return RayRolloutEngine(
+        ModelConfig(str(model_dir), dtype=_DTYPES[dtype]),  # type: ignore[arg-type]
+        model,
+        actors=cfg.rollout_workers,
+        batch_size=batch_size,
+        actor_cpus=cfg.rollout_actor_cpus,
+        threads=cfg.rollout_threads,
+        max_restarts=cfg.max_actor_restarts,
+    )
 
 
 class RolloutActor:

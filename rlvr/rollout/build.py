@@ -16,10 +16,14 @@ Implementation details:
   3. vLLM seeds torch, `random` and numpy with the run seed when it starts, and replaces
      `torch.set_num_threads` with a no-op, so the engine is built before the trainer restores
      or seeds its own random state.
+  4. With `distributed.kind: ray` and rollout workers, `hf` engines run on Ray actors
+     (`rlvr.distributed.rollout`), each on its own copy of the model; the trainer's weights
+     are broadcast to them after every training step.
 """
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -29,6 +33,8 @@ import torch
 from rlvr.rollout.hf import HFEngine
 
 if TYPE_CHECKING:
+    from rlvr.distributed.config import DistributedConfig
+    from rlvr.distributed.rollout import RayRolloutEngine
     from rlvr.rollout import RolloutEngine
     from rlvr.rollout.vllm import VLLMEngine
 
@@ -90,11 +96,16 @@ class Rollout:
     """A trainer's rollout engine and the bookkeeping of its weight syncs."""
 
     def __init__(
-        self, engine: RolloutEngine, cfg: RolloutConfig, vllm: VLLMEngine | None = None
+        self,
+        engine: RolloutEngine,
+        cfg: RolloutConfig,
+        vllm: VLLMEngine | None = None,
+        ray: RayRolloutEngine | None = None,
     ) -> None:
         self.engine = engine
         self.cfg = cfg
         self._vllm = vllm
+        self._ray = ray
         self.updates = 0
         """Training steps reported through `after_update`."""
         self.syncs = 0
@@ -107,6 +118,11 @@ class Rollout:
             StaleWeightsError: the parity probe after this sync failed.
         """
         self.updates += 1
+        if self._ray is not None:
+            start = time.perf_counter()
+            self._ray.update_weights(model)
+            self.syncs += 1
+            return {"sync/seconds": time.perf_counter() - start, "sync/count": self.syncs}
         if self._vllm is None or self.updates % self.cfg.vllm.sync_every:
             return {}
         self._vllm.update_weights(model)
@@ -114,8 +130,10 @@ class Rollout:
         metrics = {"sync/seconds": float(self._vllm.last_sync_s or 0.0), "sync/count": self.syncs}
         every = self.cfg.vllm.parity_every
         if every and self.syncs % every == 0:
+            start = time.perf_counter()
             gap = self._vllm.check_parity(model, tolerance=self.cfg.vllm.parity_tolerance)
             metrics["sync/parity_gap"] = gap
+            metrics["sync/parity_seconds"] = time.perf_counter() - start
         return metrics
 
     def close(self) -> None:
@@ -123,6 +141,9 @@ class Rollout:
         if self._vllm is not None:
             self._vllm.close()
             self._vllm = None
+        if self._ray is not None:
+            self._ray.close()
+            self._ray = None
 
     def __enter__(self) -> Rollout:
         return self
@@ -132,13 +153,31 @@ class Rollout:
 
 
 def open_rollout(
-    cfg: RolloutConfig, *, model: Any, tokenizer: Any, model_dir: str | Path, seed: int
+    cfg: RolloutConfig,
+    *,
+    model: Any,
+    tokenizer: Any,
+    model_dir: str | Path,
+    seed: int,
+    distributed: DistributedConfig | None = None,
 ) -> Rollout:
     """The engine `cfg.engine` names, sampling from `model` (hf) or a copy of `model_dir` (vllm).
 
+    With `distributed.kind: ray` and `distributed.rollout_workers > 0`, `hf` engines on Ray
+    actors (Ray must be initialised, see `rlvr.distributed.cluster`).
+
     Raises:
-        ImportError: `vllm` was asked for and vLLM is not installed (the message says how).
+        ImportError: `vllm` or Ray was asked for and is not installed (the message says how).
     """
+    if distributed is not None and distributed.kind == "ray" and distributed.rollout_workers:
+        from rlvr.distributed.rollout import ray_engine
+
+        if cfg.engine != "hf":
+            raise ValueError("rollouts on Ray actors use the hf engine; set rollout.engine: hf")
+        actors = ray_engine(
+            distributed, model=model, model_dir=model_dir, batch_size=cfg.batch_size
+        )
+        return Rollout(actors, cfg, ray=actors)
     if cfg.engine == "hf":
         return Rollout(HFEngine(model, tokenizer, batch_size=cfg.batch_size), cfg)
     from rlvr.rollout.vllm import VLLMEngine

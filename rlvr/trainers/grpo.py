@@ -46,6 +46,8 @@ from rlvr.backends import TrainBackend, build_backend, launch
 from rlvr.batching import Batches, TokenBatch, token_logprobs
 from rlvr.checkpoint import open_trainer_run, restore_training, save_checkpoint, save_final
 from rlvr.data import Sample
+from rlvr.distributed.cluster import open_cluster
+from rlvr.distributed.config import DistributedConfig
 from rlvr.evaluate import open_runtime, reward_specs, score_model
 from rlvr.loaders import load_policy, load_rows
 from rlvr.rewards import RewardRuntime
@@ -206,6 +208,8 @@ class GRPOConfig:
     """Reward runtime and extra reward terms."""
     generation: GenerationConfig = field(default_factory=GenerationConfig)
     """Decoding for held-out evaluation (greedy by default)."""
+    distributed: DistributedConfig = field(default_factory=DistributedConfig)
+    """Rollouts and rewards in this process (`kind: none`) or on Ray actors (`kind: ray`)."""
 
 
 @dataclass(frozen=True)
@@ -430,6 +434,11 @@ def _evaluate(
 
 def train(cfg: GRPOConfig) -> GRPOResult:
     """Run the GRPO stage; resumes from the run's last checkpoint when one exists."""
+    with open_cluster(cfg.distributed):  # a Ray cluster for `distributed.kind: ray`
+        return _train(cfg)
+
+
+def _train(cfg: GRPOConfig) -> GRPOResult:
     cfg.algo.overlong_buffer_for(cfg.rollout.max_new_tokens)  # fail before writing anything
     dist = launch(cfg.backend)
     seed_everything(cfg.run.seed)
@@ -451,7 +460,12 @@ def train(cfg: GRPOConfig) -> GRPOResult:
     model, tokenizer = load_policy(cfg.model if resumed is None else ModelConfig(model_dir))
     model.train()
     rollout = open_rollout(
-        cfg.rollout, model=model, tokenizer=tokenizer, model_dir=model_dir, seed=cfg.run.seed
+        cfg.rollout,
+        model=model,
+        tokenizer=tokenizer,
+        model_dir=model_dir,
+        seed=cfg.run.seed,
+        distributed=cfg.distributed,
     )
     seed_everything(cfg.run.seed)  # vLLM seeds the process as it starts: same state for both
     ref = None
@@ -505,7 +519,7 @@ def _loop(
     before = after = None
     trained_s = 0.0
     with (
-        open_runtime(cfg.reward) as runtime,
+        open_runtime(cfg.reward, cfg.distributed) as runtime,
         tqdm(
             total=cfg.train.max_steps, initial=step, desc=f"{cfg.algo.preset}", dynamic_ncols=True
         ) as bar,
