@@ -152,6 +152,18 @@ class Rollout:
         self.close()
 
 
+def check_engine(cfg: RolloutConfig) -> None:
+    """Fail before a run writes anything when the engine `cfg` names cannot be imported.
+
+    Raises:
+        ImportError: `vllm` is asked for and vLLM is not installed (the message says how).
+    """
+    if cfg.engine == "vllm":
+        from rlvr.rollout.vllm import import_vllm
+
+        import_vllm()
+
+
 def open_rollout(
     cfg: RolloutConfig,
     *,

