@@ -10,7 +10,8 @@ Implementation details:
   1. A checkpoint is written into a temporary sibling directory and renamed into place, and
      `latest` is replaced atomically afterwards, so a run killed mid-save resumes from the
      previous complete checkpoint.
-  2. `trainer_state.pt` holds the step, optimizer and scheduler state, python and torch RNG
+  2. `trainer_state.pt` holds the step, the backend's optimizer and scheduler state (DeepSpeed
+     keeps its partitioned state in a `deepspeed/` sub-directory), python and torch RNG
      states and any trainer-specific state (e.g. the data cursor), so a resumed run draws the
      same batches and samples as an uninterrupted one.
   3. On resume, metrics lines logged after the checkpoint's step are dropped from
@@ -30,6 +31,7 @@ from typing import Any
 
 import torch
 
+from rlvr.backends import Dist, TrainBackend
 from rlvr.runs import Run, create_run
 from rlvr.sections import RunConfig
 
@@ -53,37 +55,44 @@ def save_checkpoint(
     checkpoints: Path,
     step: int,
     *,
-    model: Any,
+    backend: TrainBackend,
     tokenizer: Any,
-    optimizer: torch.optim.Optimizer | None = None,
-    scheduler: Any = None,
     extra: dict[str, Any] | None = None,
     keep: int = 2,
 ) -> Path:
-    """Write checkpoint `step` and point `latest` at it; keep the newest `keep` checkpoints."""
-    checkpoints.mkdir(parents=True, exist_ok=True)
+    """Write checkpoint `step` and point `latest` at it; keep the newest `keep` checkpoints.
+
+    Collective: every rank of a distributed backend calls it; rank 0 writes the files.
+    """
+    main = backend.dist.is_main
     name = f"step-{step:08d}"
     final = checkpoints / name
     tmp = checkpoints / f".{name}.tmp"
-    shutil.rmtree(tmp, ignore_errors=True)
-    model.save_pretrained(tmp)
-    tokenizer.save_pretrained(tmp)
-    state = {
-        "step": step,
-        "optimizer": optimizer.state_dict() if optimizer is not None else None,
-        "scheduler": scheduler.state_dict() if scheduler is not None else None,
-        "python_rng": random.getstate(),
-        "torch_rng": torch.get_rng_state(),
-        "extra": extra or {},
-    }
-    torch.save(state, tmp / STATE_FILE)
-    shutil.rmtree(final, ignore_errors=True)
-    tmp.rename(final)
-    pointer = checkpoints / f".{LATEST}.tmp"
-    pointer.write_text(name + "\n")
-    os.replace(pointer, checkpoints / LATEST)
-    for old in sorted(checkpoints.glob("step-*"))[:-keep] if keep > 0 else []:
-        shutil.rmtree(old, ignore_errors=True)
+    if main:
+        checkpoints.mkdir(parents=True, exist_ok=True)
+        shutil.rmtree(tmp, ignore_errors=True)
+    backend.dist.barrier()
+    backend.save_pretrained(tmp)
+    backend_state = backend.save_state(tmp)
+    backend.dist.barrier()
+    if main:
+        tokenizer.save_pretrained(tmp)
+        state = {
+            "step": step,
+            **backend_state,
+            "python_rng": random.getstate(),
+            "torch_rng": torch.get_rng_state(),
+            "extra": extra or {},
+        }
+        torch.save(state, tmp / STATE_FILE)
+        shutil.rmtree(final, ignore_errors=True)
+        tmp.rename(final)
+        pointer = checkpoints / f".{LATEST}.tmp"
+        pointer.write_text(name + "\n")
+        os.replace(pointer, checkpoints / LATEST)
+        for old in sorted(checkpoints.glob("step-*"))[:-keep] if keep > 0 else []:
+            shutil.rmtree(old, ignore_errors=True)
+    backend.dist.barrier()
     return final
 
 
@@ -125,12 +134,21 @@ def open_trainer_run(
     stage: str,
     datasets: dict[str, str],
     verifier_names: Iterable[str] = (),
+    dist: Dist | None = None,
 ) -> tuple[Run, Resumed | None]:
     """Create the run directory, or reopen it when it holds checkpoints and overwrite is off.
 
-    Returns the run and the newest checkpoint to resume from (None for a fresh run).
+    With `dist`, rank 0 creates the directory and the other ranks get a `Run` that writes
+    nothing. Returns the run and the newest checkpoint to resume from (None for a fresh run).
     """
+    dist = dist or Dist()
     checkpoints = run_cfg.output_dir / run_cfg.name / "checkpoints"
+    resume = not run_cfg.overwrite and checkpoints.exists()
+    dist.barrier()  # every rank has looked for checkpoints before rank 0 may delete them
+    if not dist.is_main:
+        dist.barrier()
+        run = Run(run_cfg.output_dir / run_cfg.name, main=False)
+        return run, load_latest(run.checkpoints) if resume else None
     run = create_run(
         run_cfg.output_dir,
         run_cfg.name,
@@ -140,29 +158,29 @@ def open_trainer_run(
         datasets=datasets,
         verifier_names=verifier_names,
         overwrite=run_cfg.overwrite,
-        resume=not run_cfg.overwrite and checkpoints.exists(),
+        resume=resume,
     )
+    dist.barrier()
     return run, load_latest(run.checkpoints)
 
 
-def restore_training(
-    resumed: Resumed | None, run: Run, optimizer: torch.optim.Optimizer, scheduler: Any
-) -> tuple[int, int]:
-    """Load optimizer and scheduler state and drop metrics logged after the checkpoint.
-
-    Returns (steps done, data cursor); (0, 0) for a fresh run.
+def restore_training(resumed: Resumed | None, run: Run, backend: TrainBackend) -> tuple[int, int]:
+    """Load the backend's optimizer and scheduler state and drop metrics logged after the
+    checkpoint. Returns (steps done, data cursor); (0, 0) for a fresh run.
     """
     if resumed is None:
         return 0, 0
-    optimizer.load_state_dict(resumed.state["optimizer"])
-    scheduler.load_state_dict(resumed.state["scheduler"])
-    truncate_metrics(run.dir / "metrics.jsonl", resumed.step)
+    backend.load_state(resumed.path, resumed.state)
+    if backend.dist.is_main:
+        truncate_metrics(run.dir / "metrics.jsonl", resumed.step)
     return resumed.step, int(resumed.state["extra"]["cursor"])
 
 
-def save_final(run: Run, model: Any, tokenizer: Any) -> Path:
-    """Save the trained model and tokenizer in HF format to `<run>/final`."""
+def save_final(run: Run, backend: TrainBackend, tokenizer: Any) -> Path:
+    """Save the trained model and tokenizer in HF format to `<run>/final` (collective)."""
     final = run.dir / "final"
-    model.save_pretrained(final)
-    tokenizer.save_pretrained(final)
+    backend.save_pretrained(final)
+    if backend.dist.is_main:
+        tokenizer.save_pretrained(final)
+    backend.dist.barrier()
     return final

@@ -14,6 +14,13 @@ def build_optimizer(
 ) -> tuple[torch.optim.Optimizer, torch.optim.lr_scheduler.LambdaLR]:
     """AdamW over `params` and a LambdaLR: linear warm-up, then the configured decay."""
     optimizer = torch.optim.AdamW(params, lr=cfg.lr, betas=cfg.betas, weight_decay=cfg.weight_decay)
+    return optimizer, build_scheduler(optimizer, cfg, total_steps=total_steps)
+
+
+def build_scheduler(
+    optimizer: torch.optim.Optimizer, cfg: OptimConfig, *, total_steps: int
+) -> torch.optim.lr_scheduler.LambdaLR:
+    """LambdaLR over `optimizer`: linear warm-up, then the configured decay to 10% of `lr`."""
 
     def factor(step: int) -> float:
         if step < cfg.warmup_steps:
@@ -25,7 +32,7 @@ def build_optimizer(
             return 1.0 - 0.9 * progress
         return 0.1 + 0.9 * 0.5 * (1.0 + math.cos(math.pi * progress))
 
-    return optimizer, torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
 
 
 def clip_gradients(params: list[torch.nn.Parameter], max_norm: float | None) -> float:

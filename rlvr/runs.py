@@ -111,6 +111,8 @@ class Run:
 
     dir: Path
     """The run directory."""
+    main: bool = True
+    """False on the non-zero ranks of a distributed launch: they write nothing."""
     _metrics: Any = None
 
     @property
@@ -125,6 +127,8 @@ class Run:
 
     def log(self, step: int, metrics: Mapping[str, float | int | str | None]) -> None:
         """Append one line to metrics.jsonl; non-finite floats are written as null."""
+        if not self.main:
+            return
         row: dict[str, Any] = {"step": step, "time": round(time.time(), 3)}
         for key, value in metrics.items():
             finite = not isinstance(value, float) or math.isfinite(value)
@@ -137,12 +141,16 @@ class Run:
     def write_json(self, name: str, data: Any) -> Path:
         """Write `data` as indented JSON to `name` inside the run directory."""
         path = self.dir / name
+        if not self.main:
+            return path
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(data, indent=2, default=str) + "\n")
         return path
 
     def update_manifest(self, fields: Mapping[str, Any]) -> None:
         """Add fields to manifest.json (e.g. the sandbox backend once it is known)."""
+        if not self.main:
+            return
         path = self.dir / "manifest.json"
         manifest = json.loads(path.read_text())
         manifest.update(fields)

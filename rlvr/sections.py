@@ -129,3 +129,29 @@ class OptimConfig:
     def __post_init__(self) -> None:
         if self.lr <= 0 or self.warmup_steps < 0:
             raise ValueError("lr must be positive and warmup_steps non-negative")
+
+
+@dataclass(frozen=True)
+class BackendConfig:
+    """The training backend: plain torch in one process, or DeepSpeed ZeRO over a launch."""
+
+    kind: Literal["torch", "deepspeed"] = "torch"
+    """`torch`: one process. `deepspeed`: every process of a `deepspeed`/`torchrun` launch."""
+    zero_stage: Literal[0, 1, 2, 3] = 2
+    """DeepSpeed ZeRO stage: 1 partitions optimizer state, 2 also gradients, 3 also weights."""
+    offload_optimizer: bool = False
+    """Keep optimizer state in CPU memory and step it there (DeepSpeed's CPU Adam; GPU runs)."""
+    offload_params: bool = False
+    """Keep ZeRO-3 parameters in CPU memory between uses (needs zero_stage 3)."""
+    bf16: bool = False
+    """Mixed precision: bfloat16 module, fp32 master weights in the optimizer (DeepSpeed)."""
+    dist_backend: Literal["auto", "gloo", "nccl"] = "auto"
+    """Collective library: `auto` picks NCCL when CUDA is available, gloo otherwise."""
+
+    def __post_init__(self) -> None:
+        if self.kind == "torch" and (self.offload_optimizer or self.offload_params or self.bf16):
+            raise ValueError("offload_* and bf16 are DeepSpeed options (backend.kind=deepspeed)")
+        if self.offload_params and self.zero_stage != 3:
+            raise ValueError("offload_params needs zero_stage 3")
+        if self.offload_optimizer and self.zero_stage == 0:
+            raise ValueError("offload_optimizer needs zero_stage 1, 2 or 3")

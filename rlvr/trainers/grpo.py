@@ -279,7 +279,7 @@ def policy_step(
     for start in starts[::micro]:
         rows = slice(start, min(start + micro, stop))
         logprobs, logits = token_logprobs(
-            backend.module, batch[rows], temperature=cfg.rollout.temperature, start=first
+            backend.forward_model, batch[rows], temperature=cfg.rollout.temperature, start=first
         )
         old = logprobs.detach() if old_logprobs is None else old_logprobs[rows]  # [n, W]
         is_weights, gap = None, {}
@@ -521,7 +521,11 @@ def _loop(
     with (
         open_runtime(cfg.reward, cfg.distributed) as runtime,
         tqdm(
-            total=cfg.train.max_steps, initial=step, desc=f"{cfg.algo.preset}", dynamic_ncols=True
+            total=cfg.train.max_steps,
+            initial=step,
+            desc=f"{cfg.algo.preset}",
+            dynamic_ncols=True,
+            disable=not s.backend.dist.is_main,
         ) as bar,
     ):
         if s.held_out and fresh:
@@ -535,9 +539,7 @@ def _loop(
             metrics.update(rollout_metrics(rollouts, time.perf_counter() - start))
             if rollouts.groups:
                 metrics.update(
-                    _train_step(
-                        s.backend, s.ref, rollouts, s.algo, cfg, s.tokenizer.pad_token_id
-                    )
+                    _train_step(s.backend, s.ref, rollouts, s.algo, cfg, s.tokenizer.pad_token_id)
                 )
                 metrics.update(s.rollout.after_update(s.model))
             step += 1

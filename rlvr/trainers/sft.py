@@ -18,15 +18,16 @@ import torch
 from tqdm import tqdm
 
 from rlvr.algorithms.losses import sft_loss
+from rlvr.backends import TrainBackend, build_backend, launch
 from rlvr.batching import Batches, encode_pairs, pad_pairs
 from rlvr.checkpoint import open_trainer_run, restore_training, save_checkpoint, save_final
 from rlvr.data import Sample
 from rlvr.evaluate import open_runtime, score_model
 from rlvr.loaders import load_policy, load_rows, load_sft
-from rlvr.optim import build_optimizer, clip_gradients
 from rlvr.rewards import RewardRuntime
 from rlvr.runs import Run, seed_everything
 from rlvr.sections import (
+    BackendConfig,
     DataConfig,
     GenerationConfig,
     ModelConfig,
@@ -79,6 +80,8 @@ class SFTConfig:
     """Held-out RL rows (with verifiers) scored during training; None disables evaluation."""
     optim: OptimConfig = field(default_factory=OptimConfig)
     """Optimizer and schedule."""
+    backend: BackendConfig = field(default_factory=BackendConfig)
+    """Training backend: torch (one process) or deepspeed (ZeRO over a launch)."""
     train: SFTTrainConfig = field(default_factory=SFTTrainConfig)
     """Loop settings."""
     generation: GenerationConfig = field(default_factory=GenerationConfig)
@@ -119,17 +122,22 @@ def _evaluate(
 
 
 def _step(
-    model: torch.nn.Module,
+    backend: TrainBackend,
     pairs: list[tuple[list[int], list[int]]],
     *,
     pad_id: int,
     micro: int,
 ) -> dict[str, float]:
-    """One optimizer step's gradients, accumulated over micro-batches with a global normaliser."""
+    """One optimizer step's gradients, accumulated over micro-batches with a global normaliser.
+
+    Each rank takes its share of `pairs`; the normaliser counts the whole batch's tokens.
+    """
     n_tokens = sum(len(c) for _, c in pairs)
+    model = backend.forward_model
     stats = {"loss": 0.0, "token_accuracy": 0.0}
-    for start in range(0, len(pairs), micro):
-        chunk = pairs[start : start + micro]
+    rows = backend.dist.shard(len(pairs))
+    for start in range(rows.start, rows.stop, micro):
+        chunk = pairs[start : min(start + micro, rows.stop)]
         batch = pad_pairs(chunk, pad_id=pad_id)
         first = batch.completion_start  # logits of the completion window only
         logits = model(
@@ -139,15 +147,18 @@ def _step(
         ).logits
         mask = batch.completion_mask[:, first:]  # [b, W]
         loss, s = sft_loss(logits[:, :-1], batch.input_ids[:, first:], mask, global_tokens=n_tokens)
-        loss.backward()
+        backend.backward(loss)
         weight = float(mask.sum()) / max(1, n_tokens)
         stats["loss"] += float(loss.detach())
         stats["token_accuracy"] += s["token_accuracy"] * weight
-    return stats
+    return backend.dist.all_reduce_sum(stats)
 
 
 def train(cfg: SFTConfig) -> SFTResult:
     """Fine-tune `cfg.model` on `cfg.data`; resume from the run's last checkpoint if present."""
+    dist = launch(cfg.backend)
+    if cfg.train.batch_size < dist.world_size:
+        raise ValueError(f"train.batch_size must be at least the world size ({dist.world_size})")
     seed_everything(cfg.run.seed)
     rows, data_hash = load_sft(cfg.data)
     held_out, eval_hash = load_rows(cfg.eval_data) if cfg.eval_data else ([], None)
@@ -157,12 +168,12 @@ def train(cfg: SFTConfig) -> SFTResult:
         stage="sft",
         datasets={"train": data_hash, **({"eval": eval_hash} if eval_hash else {})},
         verifier_names=[x.verifier for x in held_out],
+        dist=dist,
     )
     model, tokenizer = load_policy(cfg.model if resumed is None else ModelConfig(str(resumed.path)))
     model.train()
-    params = [p for p in model.parameters() if p.requires_grad]
-    optimizer, scheduler = build_optimizer(params, cfg.optim, total_steps=cfg.train.max_steps)
-    step, cursor = restore_training(resumed, run, optimizer, scheduler)
+    backend = build_backend(cfg.backend, dist, model, cfg.optim, total_steps=cfg.train.max_steps)
+    step, cursor = restore_training(resumed, run, backend)
     batches = Batches(len(rows), cfg.run.seed, cursor)
     pairs = encode_pairs(
         tokenizer,
@@ -171,21 +182,18 @@ def train(cfg: SFTConfig) -> SFTResult:
         eos_id=tokenizer.eos_token_id,
         max_len=cfg.train.max_len,
     )
-    accuracy, step = _loop(
-        cfg, run, model, tokenizer, optimizer, scheduler, batches, pairs, held_out, step
-    )
-    final = save_final(run, model, tokenizer)
+    accuracy, step = _loop(cfg, run, backend, tokenizer, batches, pairs, held_out, step)
+    final = save_final(run, backend, tokenizer)
     run.close()
+    backend.close()
     return SFTResult(str(final), step, accuracy)
 
 
 def _loop(
     cfg: SFTConfig,
     run: Run,
-    model: torch.nn.Module,
+    backend: TrainBackend,
     tokenizer: object,
-    optimizer: torch.optim.Optimizer,
-    scheduler: object,
     batches: Batches,
     pairs: list[tuple[list[int], list[int]]],
     held_out: list[Sample],
@@ -197,17 +205,21 @@ def _loop(
     accuracy: float | None = None
     with (
         open_runtime(cfg.reward) as runtime,
-        tqdm(total=t.max_steps, initial=step, desc="sft", dynamic_ncols=True) as bar,
+        tqdm(
+            total=t.max_steps,
+            initial=step,
+            desc="sft",
+            dynamic_ncols=True,
+            disable=not backend.dist.is_main,
+        ) as bar,
     ):
         while step < t.max_steps:
             start = time.perf_counter()
-            optimizer.zero_grad(set_to_none=True)
+            backend.zero_grad()
             stats = _step(
-                model, [pairs[i] for i in batches.next(t.batch_size)], pad_id=pad_id, micro=micro
+                backend, [pairs[i] for i in batches.next(t.batch_size)], pad_id=pad_id, micro=micro
             )
-            grad_norm = clip_gradients(list(model.parameters()), cfg.optim.grad_clip)
-            optimizer.step()
-            scheduler.step()  # type: ignore[attr-defined]
+            grad_norm = backend.step()
             step += 1
             bar.update(1)
             bar.set_postfix(loss=f"{stats['loss']:.3f}")
@@ -218,23 +230,21 @@ def _loop(
                         "train/loss": stats["loss"],
                         "train/grad_norm": grad_norm,
                         "train/token_accuracy": stats["token_accuracy"],
-                        "train/lr": scheduler.get_last_lr()[0],  # type: ignore[attr-defined]
+                        "train/lr": backend.lr(),
                         "train/step_s": time.perf_counter() - start,
                     },
                 )
             if held_out and (step % t.eval_every == 0 or step == t.max_steps):
-                accuracy = _evaluate(cfg, model, tokenizer, held_out, runtime)
-                model.train()
+                accuracy = _evaluate(cfg, backend.module, tokenizer, held_out, runtime)
+                backend.module.train()
                 run.log(step, {"eval/accuracy": accuracy})
                 bar.write(f"step {step}: held-out accuracy {accuracy:.3f}")
             if step % t.save_every == 0:
                 save_checkpoint(
                     run.checkpoints,
                     step,
-                    model=model,
+                    backend=backend,
                     tokenizer=tokenizer,
-                    optimizer=optimizer,
-                    scheduler=scheduler,
                     extra={"cursor": batches.cursor},
                     keep=t.keep_checkpoints,
                 )

@@ -1,0 +1,183 @@
+"""Training backends: how gradients are reduced, the optimizer steps and checkpoints are written.
+
+Every trainer drives its model through one `TrainBackend`, chosen by the config's `backend:`
+section:
+
+- `torch` (default): one process; AdamW from `rlvr.optim`, `clip_gradients`, state saved
+  with `torch.save`.
+- `deepspeed`: ZeRO stages 0-3 over every process of a `deepspeed` or `torchrun` launch
+  (gloo on CPU, NCCL on GPU). Imported only when chosen; see `rlvr.backends.deepspeed`.
+
+Implementation details:
+  1. A trainer computes its global normalisers (token and sequence counts) over the whole batch,
+     which every rank holds, then runs forward/backward on its own rows only (`shard`). Each
+     rank's loss is therefore its share of the single-process loss, and the sum over ranks of
+     the gradients equals the single-process gradient. The backend reduces gradients as a sum
+     (DeepSpeed averages, so its backend scales the loss by the world size first).
+  2. Statistics that are shares of the batch (loss, token accuracy, ...) are summed over ranks
+     with `Dist.all_reduce_sum`, so rank 0 logs the same numbers a single process would.
+  3. Only rank 0 writes metrics, checkpoints and final models; the other ranks join the
+     collective parts (gathering ZeRO-3 parameters, DeepSpeed's partitioned optimizer state).
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+import torch
+
+from rlvr.sections import BackendConfig, OptimConfig
+
+
+@dataclass(frozen=True)
+class Dist:
+    """This process's place in the launch (rank 0 of 1 when not launched distributed)."""
+
+    rank: int = 0
+    """Global rank."""
+    world_size: int = 1
+    """Processes in the launch."""
+    local_rank: int = 0
+    """Rank on this node (selects the GPU)."""
+
+    @property
+    def is_main(self) -> bool:
+        """True on the process that writes metrics, checkpoints and final models."""
+        return self.rank == 0
+
+    def barrier(self) -> None:
+        """Wait for every rank (no-op in one process)."""
+        if self.world_size > 1:
+            torch.distributed.barrier()
+
+    def all_reduce_sum(self, stats: dict[str, float]) -> dict[str, float]:
+        """Sum each value over ranks; every rank must pass the same keys in the same order."""
+        if self.world_size == 1 or not stats:
+            return stats
+        values = torch.tensor(list(stats.values()), dtype=torch.float64)
+        if torch.distributed.get_backend() == "nccl":
+            values = values.cuda()
+        torch.distributed.all_reduce(values)
+        return dict(zip(stats, values.cpu().tolist(), strict=True))
+
+    def shard(self, n: int) -> range:
+        """This rank's contiguous share of `n` rows (sizes differ by at most one)."""
+        return range(self.rank * n // self.world_size, (self.rank + 1) * n // self.world_size)
+
+
+def launch_env() -> Dist:
+    """Rank, world size and local rank from the variables `torchrun` and `deepspeed` set."""
+    return Dist(
+        rank=int(os.environ.get("RANK", "0")),
+        world_size=int(os.environ.get("WORLD_SIZE", "1")),
+        local_rank=int(os.environ.get("LOCAL_RANK", "0")),
+    )
+
+
+def _destroy_process_group() -> None:
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        torch.distributed.destroy_process_group()
+
+
+def launch(cfg: BackendConfig) -> Dist:
+    """Join the launch: initialise the process group for `deepspeed` (gloo on CPU, NCCL on GPU).
+
+    The process group is destroyed by `TrainBackend.close()`, or at interpreter exit when a run
+    fails before that.
+
+    Raises:
+        ValueError: the `torch` backend was launched in several processes.
+        ImportError: `deepspeed` was chosen but is not installed.
+    """
+    dist = launch_env()
+    if cfg.kind == "torch":
+        if dist.world_size > 1:
+            raise ValueError(
+                f"backend.kind=torch runs in one process, but WORLD_SIZE={dist.world_size}; "
+                "use backend.kind=deepspeed for multi-process training"
+            )
+        return dist
+    from rlvr.backends.deepspeed import init_distributed
+
+    init_distributed(cfg, dist)
+    atexit.register(_destroy_process_group)
+    return dist
+
+
+class TrainBackend(Protocol):
+    """What a trainer needs from a backend. `backward` and `step` are collective calls."""
+
+    dist: Dist
+    """This process's rank and the launch size."""
+
+    @property
+    def module(self) -> Any:
+        """The HF model: generation, evaluation and forward passes without gradients."""
+        ...
+
+    @property
+    def forward_model(self) -> Any:
+        """What to call for forward passes whose loss goes to `backward` (the DeepSpeed engine,
+        which does its gradient-accumulation bookkeeping there; the HF model for torch)."""
+        ...
+
+    def backward(self, loss: torch.Tensor) -> None:
+        """Accumulate the gradients of this rank's `loss` (summed over ranks at `step`)."""
+        ...
+
+    def step(self) -> float:
+        """Reduce gradients, clip them, step optimizer and schedule; return the norm pre-clip."""
+        ...
+
+    def zero_grad(self) -> None:
+        """Drop accumulated gradients."""
+        ...
+
+    def lr(self) -> float:
+        """The learning rate of the next step."""
+        ...
+
+    def full_params(self) -> Iterator[tuple[str, torch.Tensor]]:
+        """(HF name, full tensor) of every parameter; collective under ZeRO-3, so every rank
+        must consume the whole iterator. For weight sync to a rollout engine and for saving."""
+        ...
+
+    def save_pretrained(self, path: Path) -> None:
+        """Write the full model in HF format to `path` (rank 0 writes; collective)."""
+        ...
+
+    def save_state(self, path: Path) -> dict[str, Any]:
+        """Write optimizer/scheduler state under `path` (collective); return what goes into
+        `trainer_state.pt` (rank 0 writes that file)."""
+        ...
+
+    def load_state(self, path: Path, state: dict[str, Any]) -> None:
+        """Restore optimizer/scheduler state saved by `save_state` into `path`/`state`."""
+        ...
+
+    def close(self) -> None:
+        """Release the backend; destroys the process group of a distributed launch."""
+        ...
+
+
+def build_backend(
+    cfg: BackendConfig,
+    dist: Dist,
+    model: torch.nn.Module,
+    optim: OptimConfig,
+    *,
+    total_steps: int,
+) -> TrainBackend:
+    """The backend `cfg.kind` over `model`'s trainable parameters (after `launch(cfg)`)."""
+    if cfg.kind == "torch":
+        from rlvr.backends.torch import TorchBackend
+
+        return TorchBackend(model, optim, total_steps=total_steps)
+    from rlvr.backends.deepspeed import DeepSpeedBackend
+
+    return DeepSpeedBackend(cfg, dist, model, optim, total_steps=total_steps)
