@@ -109,6 +109,22 @@ def launch(cfg: BackendConfig) -> Dist:
     return dist
 
 
+def check_weight_sync(cfg: BackendConfig, dist: Dist, *, separate_engine: bool) -> None:
+    """Refuse DeepSpeed runs whose rollout engine keeps its own weights (vLLM, Ray actors) when
+    the sync is not built: ZeRO-3 (those engines read `model.state_dict()`, which holds only
+    this rank's slices) and launches of several ranks (each would drive its own engines).
+
+    `TrainBackend.full_params` yields the full tensors such a sync needs.
+    """
+    if cfg.kind != "deepspeed" or not separate_engine:
+        return
+    if cfg.zero_stage == 3 or dist.world_size > 1:
+        raise ValueError(
+            "backend.kind=deepspeed with ZeRO-3 or several ranks supports only the in-process "
+            "hf rollout engine (rollout.engine: hf, distributed.kind: none) for now"
+        )
+
+
 class TrainBackend(Protocol):
     """What a trainer needs from a backend. `backward` and `step` are collective calls."""
 

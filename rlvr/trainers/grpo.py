@@ -42,7 +42,7 @@ from rlvr.algorithms.advantages import (
 from rlvr.algorithms.kl import entropy_from_logits
 from rlvr.algorithms.losses import AggMode, policy_loss
 from rlvr.algorithms.presets import LossPreset, get_preset
-from rlvr.backends import TrainBackend, build_backend, launch
+from rlvr.backends import TrainBackend, build_backend, check_weight_sync, launch
 from rlvr.batching import Batches, TokenBatch, token_logprobs
 from rlvr.checkpoint import open_trainer_run, restore_training, save_checkpoint, save_final
 from rlvr.data import Sample
@@ -52,7 +52,6 @@ from rlvr.evaluate import open_runtime, reward_specs, score_model
 from rlvr.loaders import load_policy, load_rows
 from rlvr.rewards import RewardRuntime
 from rlvr.rollout import RolloutEngine, SamplingParams
-from rlvr.rollout.build import Rollout, RolloutConfig, open_rollout
 from rlvr.rollout.groups import (
     Rollouts,
     concat_rollouts,
@@ -441,6 +440,8 @@ def train(cfg: GRPOConfig) -> GRPOResult:
 def _train(cfg: GRPOConfig) -> GRPOResult:
     cfg.algo.overlong_buffer_for(cfg.rollout.max_new_tokens)  # fail before writing anything
     dist = launch(cfg.backend)
+    separate = cfg.rollout.engine != "hf" or cfg.distributed.kind != "none"
+    check_weight_sync(cfg.backend, dist, separate_engine=separate)
     seed_everything(cfg.run.seed)
     samples, data_hash = load_rows(cfg.data)
     held_out, eval_hash = load_rows(cfg.eval_data) if cfg.eval_data else ([], None)
