@@ -52,6 +52,7 @@ from rlvr.evaluate import open_runtime, reward_specs, score_model
 from rlvr.loaders import load_policy, load_rows
 from rlvr.rewards import RewardRuntime
 from rlvr.rollout import RolloutEngine, SamplingParams
+from rlvr.rollout.build import Rollout, RolloutConfig, open_rollout
 from rlvr.rollout.groups import (
     Rollouts,
     concat_rollouts,
