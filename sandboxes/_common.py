@@ -9,7 +9,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from sandboxes._interp import Interpreter
-from sandboxes.limits import MIB, Limits
+from sandboxes.limits import MIB, ExecResult, Limits, Status
 
 PROLOGUE_SOURCE = Path(__file__).with_name("_prologue.py").read_text()
 MARKER = "\x1erlvr-sandbox-started\x1e"
@@ -92,3 +92,20 @@ class Once:
                 self._value = self._compute()
                 self._done = True
             return self._value
+
+
+RunFn = Callable[[str, str, Mapping[str, str | bytes] | None, Limits], ExecResult]
+"""A backend's `run(code, stdin, files, limits)`."""
+
+
+def smoke_probe(run: RunFn, failure: str) -> str | None:
+    """Run `print('ok')` through a backend's `run`: None when it printed `ok`, else why not.
+
+    Args:
+        run: The backend's `run` function.
+        failure: Start of the message when it did not work ("bwrap cannot start a sandbox here").
+    """
+    result = run("print('ok')", "", None, Limits(wall_s=30.0))
+    if result.status is not Status.OK or result.stdout != "ok\n":
+        return f"{failure}: {result.detail or result.stderr}"
+    return None

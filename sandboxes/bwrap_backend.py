@@ -59,6 +59,7 @@ from sandboxes._common import (
     check_files,
     encode,
     prologue_command,
+    smoke_probe,
 )
 from sandboxes.limits import MIB, ExecResult, Limits, Status
 
@@ -254,10 +255,7 @@ def _probe() -> str | None:
         _setup()
     except (BackendUnavailable, RuntimeError, OSError) as exc:
         return str(exc)
-    result = run("print('ok')", "", None, Limits(wall_s=30.0))
-    if result.status is not Status.OK or result.stdout != "ok\n":
-        return f"bwrap cannot start a sandbox here: {result.detail or result.stderr}"
-    return None
+    return smoke_probe(run, "bwrap cannot start a sandbox here")
 
 
 _probe_once = Once(_probe)

@@ -54,6 +54,7 @@ from sandboxes._common import (
     check_files,
     encode,
     prologue_command,
+    smoke_probe,
 )
 from sandboxes.limits import ExecResult, Limits, Status
 
@@ -155,10 +156,7 @@ def _error(message: str) -> ExecResult:
 
 
 def _probe() -> str | None:
-    result = run("print('ok')", "", None, Limits(wall_s=30.0))
-    if result.status is not Status.OK or result.stdout != "ok\n":
-        return f"the process backend cannot run here: {result.detail or result.stderr}"
-    return None
+    return smoke_probe(run, "the process backend cannot run here")
 
 
 _probe_once = Once(_probe)
