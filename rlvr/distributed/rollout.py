@@ -17,7 +17,8 @@ Implementation details:
      actors the draws depend on the number of actors (each shard seeds its own generator), but
      not on timing.
   5. A dead actor (`RayActorError`) is replaced, loaded with the last weights, and its shard
-     generated again, up to `max_restarts` times per call; then `generate` raises.
+     generated again, up to `max_restarts` times per call; then `generate` raises. An actor
+     found dead while loading new weights is replaced (once; a second death raises).
 """
 
 from __future__ import annotations
@@ -148,7 +149,12 @@ class RayRolloutEngine:
         """Send `model`'s weights to every actor (one object-store copy, loaded by each)."""
         state = {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
         self._weights = self._ray.put(state)
-        self._ray.get([a.load_state.remote(self._weights) for a in self._actors])
+        refs = [a.load_state.remote(self._weights) for a in self._actors]
+        for k, ref in enumerate(refs):
+            try:
+                self._ray.get(ref)
+            except self._ray.exceptions.RayActorError:
+                self._replace(k)  # the replacement loads these weights
 
     def generate(
         self, samples: Sequence[Sample], *, n: int, sampling: SamplingParams

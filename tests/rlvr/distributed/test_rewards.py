@@ -10,6 +10,7 @@ from collections.abc import Iterator
 import pytest
 
 from rlvr.data.types import Sample
+from rlvr.distributed import rewards as ray_rewards
 from rlvr.distributed.cluster import RayCluster
 from rlvr.distributed.rewards import RayRewardRuntime, shard_bounds
 from rlvr.rewards import RewardRuntime, RewardSpec, VerifierCall
@@ -89,6 +90,26 @@ def test_killed_reward_actor_is_replaced_and_its_batch_rescored(
     assert _wait_gone(ray_cluster.ray.get(old_workers), within_s=10.0), (
         "the dead actor's workers linger"
     )
+
+
+def test_reward_actor_that_stops_answering_is_replaced_and_its_batch_rescored(
+    runtime: RayRewardRuntime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Shrink the bound on an actor's answer (normally a minute and more) to about 2 s.
+    monkeypatch.setattr(ray_rewards, "ACTOR_START_S", 1.0)
+    monkeypatch.setattr(ray_rewards, "BUILD_TIMEOUT_S", 0.5)
+    runtime.verify([VerifierCall("1", EXACT, "1")] * 2)
+    restarts = runtime.actor_restarts
+    pid = runtime.worker_pids()[0]
+    assert pid is not None
+    os.kill(pid, signal.SIGSTOP)  # alive, holds its CPU claim, never answers
+    try:
+        result = runtime.score_batch(["1", "2", "3", "4"], [_sample(str(i)) for i in range(1, 5)])
+    finally:
+        os.kill(pid, signal.SIGCONT)  # no-op once killed; frees it if the test failed early
+    assert result.rewards == [1.0] * 4 and result.mask == [True] * 4
+    assert runtime.actor_restarts == restarts + 1
+    assert pid not in runtime.worker_pids()
 
 
 def test_actor_that_dies_past_its_restarts_masks_its_calls(ray_cluster: RayCluster) -> None:
