@@ -1,4 +1,5 @@
-"""A local Ray cluster per test module (2 CPUs, no dashboard), stopped when the module ends."""
+"""One local Ray cluster (2 CPUs, no dashboard) for the tests of this package, started by the first
+test that asks for it and stopped after the package's last test."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from rlvr.distributed.cluster import RayCluster
 from rlvr.distributed.config import DistributedConfig
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="package")
 def ray_cluster() -> Iterator[RayCluster]:
     pytest.importorskip("ray", reason="the ray extra is not installed")
     cfg = DistributedConfig(kind="ray", num_cpus=2, rollout_workers=1, reward_workers=2)
