@@ -54,10 +54,15 @@ def test_bad_sections_are_rejected(kwargs: dict[str, object], message: str) -> N
         DistributedConfig(kind="ray", **kwargs)  # type: ignore[arg-type]
 
 
-def test_local_cluster_that_is_too_small_is_refused_and_stopped() -> None:
+def test_local_cluster_that_is_too_small_is_refused_and_stopped(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     ray = pytest.importorskip("ray", reason="the ray extra is not installed")
     if ray.is_initialized():  # the package's shared cluster runs (tests in another order)
         pytest.skip("needs a process where Ray is not initialised; run this module first")
+    # A local cluster starts (and is measured) even when the environment names another one:
+    # joining the unreachable address would fail with a connection error instead.
+    monkeypatch.setenv("RAY_ADDRESS", "192.0.2.1:6379")
     cfg = DistributedConfig(kind="ray", num_cpus=1, rollout_workers=1, reward_workers=2)
     with pytest.raises(ValueError, match="leaving 0"), RayCluster(cfg):
         pass
