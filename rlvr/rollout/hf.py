@@ -21,6 +21,10 @@ Implementation details:
      `torch.multinomial`, about 20x faster on CPU), asks the model for the last position's
      logits only, and keeps each sampled token's log-probability instead of every step's full
      logits. Greedy output is identical to stock `generate` (tested).
+  5. Each prompt goes through the prefill once: `generate` gets the prompts unexpanded and
+     `decode_loop` repeats each one's KV cache and first logits `n` times (`prefill_repeats`),
+     so the `n` completions of a prompt share one prefill; the samples equal those of stock
+     `num_return_sequences=n` expansion for the same seed (tested).
 """
 
 from __future__ import annotations
@@ -106,19 +110,24 @@ def decode_loop(
     logits_processor: Any,
     stopping_criteria: Any,
     generation_config: GenerationConfig,
+    prefill_repeats: int = 1,
     **model_kwargs: Any,
 ) -> Decoded:
     """Sampling or greedy decoding loop for `generate(custom_generate=decode_loop)`.
 
     `model_kwargs` are what `generate` prepared: `attention_mask`, `position_ids` and an empty
-    `past_key_values` cache. A row finishes at an EOS id or when a stopping criterion fires;
-    the loop ends when every row has finished or `max_length` is reached.
+    `past_key_values` cache. `prefill_repeats` (a keyword of `generate`, default 1) runs each
+    prompt row through the prefill once and then repeats its cache and logits that many times,
+    so `generate(num_return_sequences=1, prefill_repeats=n)` samples `n` completions per
+    prompt, rows in the same order as `num_return_sequences=n`, at 1/n of the prefill cost. A
+    row finishes at an EOS id or when a stopping criterion fires; the loop ends when every row
+    has finished or `max_length` is reached.
     """
-    batch, width = input_ids.shape
+    width = input_ids.shape[1]
     max_new = int(generation_config.max_length or 0) - width
     if max_new <= 0:
         raise ValueError(f"nothing to generate: max_length {generation_config.max_length}")
-    pad = _as_list(generation_config.pad_token_id) or [0]
+    pad = (_as_list(generation_config.pad_token_id) or [0])[0]
     eos = torch.tensor(_as_list(generation_config.eos_token_id), device=input_ids.device)
     attention_mask = model_kwargs.get("attention_mask")
     if attention_mask is None:  # `generate` drops an all-ones mask
@@ -127,40 +136,59 @@ def decode_loop(
     if positions is None:
         positions = (attention_mask.cumsum(dim=1) - 1).clamp_(min=0)
     cache = model_kwargs.get("past_key_values")
-    tokens = input_ids.new_full((batch, max_new), pad[0])  # [B, T]
+    if cache is None:
+        raise ValueError("decode_loop needs the cache `generate` prepares (use_cache=True)")
+    out = model(
+        input_ids=input_ids,
+        attention_mask=attention_mask,
+        position_ids=positions,
+        past_key_values=cache,
+        use_cache=True,
+        logits_to_keep=1,
+    )
+    logits = out.logits[:, -1].float()  # [B, V]
+    if prefill_repeats > 1:
+        input_ids, attention_mask, positions, logits = (
+            t.repeat_interleave(prefill_repeats, dim=0)
+            for t in (input_ids, attention_mask, positions, logits)
+        )
+        cache.batch_repeat_interleave(prefill_repeats)
+    batch = input_ids.shape[0]
+    # whole-length buffers read through growing views (the mask is copied: transformers is
+    # slower on a strided one)
+    seq = input_ids.new_full((batch, width + max_new), pad)  # [B, P + T]
+    seq[:, :width] = input_ids
+    mask = attention_mask.new_ones((batch, width + max_new))  # [B, P + T]
+    mask[:, :width] = attention_mask
+    last_position = positions[:, -1:]  # [B, 1]
     logprobs = torch.zeros(batch, max_new, device=input_ids.device)  # [B, T]
     done = torch.zeros(batch, dtype=torch.bool, device=input_ids.device)  # [B]
-    step_ids, steps = input_ids, 0
-    while steps < max_new:
-        out = model(
-            input_ids=step_ids,
-            attention_mask=attention_mask,
-            position_ids=positions,
-            past_key_values=cache,
-            use_cache=True,
-            logits_to_keep=1,
-        )
-        logits = out.logits[:, -1].float()  # [B, V]
-        seen = torch.cat([input_ids, tokens[:, :steps]], dim=1)
-        scores = logits_processor(seen, logits)
+    steps = 0
+    while True:
+        scores = logits_processor(seq[:, : width + steps], logits)
         if generation_config.do_sample:
             nxt = sample_rows(torch.softmax(scores, dim=-1))  # [B]
         else:
             nxt = scores.argmax(dim=-1)
         base = scores if generation_config.do_sample else logits  # [B, V]
         lp = base.gather(-1, nxt[:, None]).squeeze(-1) - torch.logsumexp(base, dim=-1)
-        nxt = torch.where(done, pad[0], nxt)
-        tokens[:, steps] = nxt
+        seq[:, width + steps] = torch.where(done, pad, nxt)
         logprobs[:, steps] = torch.where(done, 0.0, lp)
         steps += 1
-        stop = stopping_criteria(torch.cat([seen, nxt[:, None]], dim=1), None)
+        stop = stopping_criteria(seq[:, : width + steps], None)
         done = done | torch.isin(nxt, eos) | stop
-        if bool(done.all()):
+        if steps == max_new or bool(done.all()):
             break
-        attention_mask = torch.cat([attention_mask, attention_mask.new_ones(batch, 1)], dim=1)
-        positions = positions[:, -1:] + 1
-        step_ids = nxt[:, None]
-    return Decoded(torch.cat([input_ids, tokens[:, :steps]], dim=1), logprobs[:, :steps])
+        out = model(
+            input_ids=seq[:, width + steps - 1 : width + steps],
+            attention_mask=mask[:, : width + steps].contiguous(),
+            position_ids=last_position + steps,
+            past_key_values=cache,
+            use_cache=True,
+            logits_to_keep=1,
+        )
+        logits = out.logits[:, -1].float()  # [B, V]
+    return Decoded(seq[:, : width + steps], logprobs[:, :steps])
 
 
 class HFEngine:
@@ -214,7 +242,8 @@ class HFEngine:
             temperature=None if greedy else sampling.temperature,
             top_p=None if greedy else sampling.top_p,
             top_k=None,
-            num_return_sequences=n,
+            num_return_sequences=1,
+            prefill_repeats=n,
             pad_token_id=self.tokenizer.pad_token_id,
             eos_token_id=self.eos,
             custom_generate=decode_loop,
@@ -232,26 +261,29 @@ class HFEngine:
         logprobs: torch.Tensor,
         n: int,
     ) -> list[RolloutGroup]:
-        is_eos = torch.isin(new_tokens, torch.tensor(self.eos))  # [B*n, T]
+        eos = set(self.eos)
+        rows = new_tokens.tolist()  # [B*n][T]
+        row_lps = logprobs.tolist()  # [B*n][T]
+        ends = [next((t + 1 for t, tok in enumerate(r) if tok in eos), len(r)) for r in rows]
+        ids = [tuple(r[:end]) for r, end in zip(rows, ends, strict=True)]
+        texts = self.tokenizer.batch_decode([list(t) for t in ids], skip_special_tokens=True)
+        prompt_ids = [
+            tuple(row[mask].tolist())
+            for row, mask in zip(
+                enc["input_ids"].cpu(), enc["attention_mask"].cpu().bool(), strict=True
+            )
+        ]
         groups = []
         for i, sample in enumerate(samples):
-            mask = enc["attention_mask"][i].bool().cpu()
-            prompt_ids = tuple(enc["input_ids"][i].cpu()[mask].tolist())
-            ids: list[tuple[int, ...]] = []
-            lps: list[tuple[float, ...]] = []
-            texts: list[str] = []
-            reasons: list[str] = []
-            for row in range(i * n, (i + 1) * n):
-                stops = is_eos[row].nonzero()
-                end = int(stops[0]) + 1 if len(stops) else new_tokens.shape[1]
-                token_ids = tuple(new_tokens[row, :end].tolist())
-                ids.append(token_ids)
-                lps.append(tuple(logprobs[row, :end].tolist()))
-                texts.append(str(self.tokenizer.decode(list(token_ids), skip_special_tokens=True)))
-                reasons.append("stop" if len(stops) else "length")
+            span = range(i * n, (i + 1) * n)
             groups.append(
                 RolloutGroup(
-                    sample, prompt_ids, tuple(ids), tuple(lps), tuple(texts), tuple(reasons)
+                    sample,
+                    prompt_ids[i],
+                    tuple(ids[r] for r in span),
+                    tuple(tuple(row_lps[r][: ends[r]]) for r in span),
+                    tuple(str(texts[r]) for r in span),
+                    tuple("stop" if ids[r] and ids[r][-1] in eos else "length" for r in span),
                 )
             )
         return groups

@@ -11,7 +11,7 @@ from transformers import AutoModelForCausalLM, AutoTokenizer
 from rlvr.batching import pad_pairs, token_logprobs
 from rlvr.data import Sample
 from rlvr.rollout import HFEngine, SamplingParams, render_prompt
-from rlvr.rollout.hf import sample_rows
+from rlvr.rollout.hf import decode_loop, sample_rows
 
 
 @pytest.fixture(scope="module")
@@ -118,3 +118,27 @@ def test_seeded_rollouts_repeat_and_stop_reasons_match_tokens(engine: HFEngine) 
             assert len(ids) == len(lps) and all(lp <= 0 for lp in lps)
             assert (reason == "stop") == (ids[-1] in engine.eos)
             assert reason == "stop" or len(ids) == 8
+
+
+def test_prefill_once_per_prompt_samples_like_expanded_prompts(engine: HFEngine) -> None:
+    # decode_loop's prefill_repeats=n against transformers' own expansion of each prompt n times
+    tok = engine.tokenizer
+    tok.padding_side = "left"
+    texts = [render_prompt(tok, s.prompt) for s in _samples(3)]
+    enc = tok(texts, return_tensors="pt", padding=True, add_special_tokens=False)
+    common = {
+        "max_new_tokens": 10,
+        "do_sample": True,
+        "temperature": 1.0,
+        "top_k": None,
+        "pad_token_id": tok.pad_token_id,
+        "eos_token_id": engine.eos,
+        "custom_generate": decode_loop,
+    }
+    torch.manual_seed(3)
+    expanded = engine.model.generate(**enc, num_return_sequences=4, **common)
+    torch.manual_seed(3)
+    once = engine.model.generate(**enc, num_return_sequences=1, prefill_repeats=4, **common)
+    assert once.sequences.shape == expanded.sequences.shape == (12, enc["input_ids"].shape[1] + 10)
+    assert torch.equal(once.sequences, expanded.sequences)
+    torch.testing.assert_close(once.logprobs, expanded.logprobs, atol=1e-5, rtol=0)
