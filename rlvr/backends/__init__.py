@@ -4,7 +4,8 @@ Every trainer drives its model through one `TrainBackend`, chosen by the config'
 section:
 
 - `torch` (default): one process; AdamW from `rlvr.optim`, `clip_gradients`, state saved
-  with `torch.save`.
+  with `torch.save` (`rlvr.backends.torch_backend`: a submodule named `torch` would replace
+  the `torch` package in this module's namespace as soon as it is imported).
 - `deepspeed`: ZeRO stages 0-3 over every process of a `deepspeed` or `torchrun` launch
   (gloo on CPU, NCCL on GPU). Imported only when chosen; see `rlvr.backends.deepspeed`.
 
@@ -191,7 +192,7 @@ def build_backend(
 ) -> TrainBackend:
     """The backend `cfg.kind` over `model`'s trainable parameters (after `launch(cfg)`)."""
     if cfg.kind == "torch":
-        from rlvr.backends.torch import TorchBackend
+        from rlvr.backends.torch_backend import TorchBackend
 
         return TorchBackend(model, optim, total_steps=total_steps)
     from rlvr.backends.deepspeed import DeepSpeedBackend

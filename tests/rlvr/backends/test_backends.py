@@ -50,16 +50,22 @@ def test_missing_deepspeed_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> N
 def test_deepspeed_config_leaves_accumulation_and_averaging_to_the_trainer() -> None:
     from rlvr.backends.deepspeed import ds_config
 
-    cfg = ds_config(BackendConfig(kind="deepspeed", zero_stage=3), OptimConfig(grad_clip=0.5), 4)
+    zero3 = BackendConfig(kind="deepspeed", zero_stage=3)
+    cfg = ds_config(zero3, OptimConfig(grad_clip=0.5), 4, on_gpu=False)
     assert cfg["managed_gradient_accumulation"] is False
     assert cfg["gradient_accumulation_steps"] == 1 and cfg["train_batch_size"] == 4
     assert cfg["gradient_clipping"] == 0.5 and cfg["zero_optimization"]["stage"] == 3
     assert "optimizer" not in cfg  # the client torch AdamW
     offload = ds_config(
-        BackendConfig(kind="deepspeed", zero_stage=2, offload_optimizer=True), OptimConfig(), 1
+        BackendConfig(kind="deepspeed", zero_stage=2, offload_optimizer=True),
+        OptimConfig(),
+        1,
+        on_gpu=True,
     )
     assert offload["optimizer"]["type"] == "AdamW"
     assert offload["zero_optimization"]["offload_optimizer"] == {"device": "cpu"}
+    assert offload["zero_optimization"]["overlap_comm"] is True
+    assert cfg["zero_optimization"]["contiguous_gradients"] is False
 
 
 def test_zero3_refuses_engines_that_keep_their_own_weights() -> None:
