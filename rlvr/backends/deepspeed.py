@@ -3,8 +3,8 @@
 Launch with `deepspeed --num_gpus 8 -m rlvr.cli train cfg.yaml` or
 `torchrun --nproc_per_node 2 -m rlvr.cli train cfg.yaml` and `backend: {kind: deepspeed}`; a
 plain `rlvr train` runs it as a world of one. Without CUDA, `DS_ACCELERATOR=cpu` and gloo are
-used, and no DeepSpeed C++ op is compiled (unless `offload_optimizer` asks for DeepSpeed's
-CPU Adam).
+used, and no DeepSpeed C++ op is compiled (the CPU communicator's shared-memory all-reduce is
+switched off; `offload_optimizer` would build DeepSpeed's CPU Adam).
 
 Implementation details:
   1. Gradients equal the torch backend's: gradient accumulation is left to the trainer
@@ -67,9 +67,24 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def _skip_shm_op(deepspeed: Any) -> None:
+    """Keep DeepSpeed's CPU communicator from JIT-compiling its shared-memory all-reduce (C++).
+
+    It builds the op when its first process group starts; ZeRO's collectives run on gloo
+    without it, so it is marked unavailable (`build_shm_op` then returns None).
+    """
+    from deepspeed.accelerator import get_accelerator
+
+    builder = get_accelerator().create_op_builder("ShareMemCommBuilder")
+    if builder is not None:
+        deepspeed.ops.__compatible_ops__[builder.NAME] = False
+
+
 def init_distributed(cfg: BackendConfig, dist: Dist) -> None:
     """Initialise the process group for this launch (a world of one when not launched)."""
     deepspeed = _import_deepspeed()
+    if not torch.cuda.is_available():
+        _skip_shm_op(deepspeed)
     if dist.world_size == 1:
         for key, value in (("RANK", "0"), ("WORLD_SIZE", "1"), ("LOCAL_RANK", "0")):
             os.environ.setdefault(key, value)
