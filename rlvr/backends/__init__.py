@@ -80,7 +80,9 @@ def launch_env() -> Dist:
     )
 
 
-def _destroy_process_group() -> None:
+def shutdown() -> None:
+    """Destroy the process group, if one is up. Trainers call it last (after closing a vLLM
+    engine, whose own groups hang off it); `launch` also registers it to run at exit."""
     if torch.distributed.is_available() and torch.distributed.is_initialized():
         torch.distributed.destroy_process_group()
 
@@ -106,23 +108,22 @@ def launch(cfg: BackendConfig) -> Dist:
     from rlvr.backends.deepspeed import init_distributed
 
     init_distributed(cfg, dist)
-    atexit.register(_destroy_process_group)
+    atexit.register(shutdown)
     return dist
 
 
 def check_weight_sync(cfg: BackendConfig, dist: Dist, *, separate_engine: bool) -> None:
-    """Refuse DeepSpeed runs whose rollout engine keeps its own weights (vLLM, Ray actors) when
-    the sync is not built: ZeRO-3 (those engines read `model.state_dict()`, which holds only
-    this rank's slices) and launches of several ranks (each would drive its own engines).
-
-    `TrainBackend.full_params` yields the full tensors such a sync needs.
+    """Refuse DeepSpeed launches of several ranks whose rollout engine keeps its own weights
+    (vLLM, Ray actors): each rank would drive engines of its own. One rank, ZeRO-3 included,
+    is fine: the trainer pushes `TrainBackend.full_params` (gathered) to the engine.
     """
     if cfg.kind != "deepspeed" or not separate_engine:
         return
-    if cfg.zero_stage == 3 or dist.world_size > 1:
+    if dist.world_size > 1:
         raise ValueError(
-            "backend.kind=deepspeed with ZeRO-3 or several ranks supports only the in-process "
-            "hf rollout engine (rollout.engine: hf, distributed.kind: none) for now"
+            "backend.kind=deepspeed on several ranks supports only the in-process hf rollout "
+            "engine (rollout.engine: hf, distributed.kind: none) for now; on one rank every "
+            "ZeRO stage works with vllm or Ray rollouts"
         )
 
 
@@ -160,8 +161,9 @@ class TrainBackend(Protocol):
         ...
 
     def full_params(self) -> Iterator[tuple[str, torch.Tensor]]:
-        """(HF name, full tensor) of every parameter; collective under ZeRO-3, so every rank
-        must consume the whole iterator. For weight sync to a rollout engine and for saving."""
+        """(HF name, full tensor) of every `state_dict()` entry, ZeRO-3 parameters gathered;
+        collective under ZeRO-3, so every rank must consume the whole iterator. For weight sync
+        to a rollout engine and for saving."""
         ...
 
     def save_pretrained(self, path: Path) -> None:
@@ -178,7 +180,7 @@ class TrainBackend(Protocol):
         ...
 
     def close(self) -> None:
-        """Release the backend; destroys the process group of a distributed launch."""
+        """Release the backend (collective); the process group stays up until `shutdown()`."""
         ...
 
 

@@ -189,13 +189,20 @@ class DeepSpeedBackend:
         return float(self.engine.get_lr()[0])
 
     def full_params(self) -> Iterator[tuple[str, torch.Tensor]]:
+        if not self._zero3:
+            yield from self.module.state_dict().items()
+            return
+        # the state dict's names (tied weights under each name, persistent buffers), with each
+        # partitioned parameter gathered for as long as it is being read
         gathered = _import_deepspeed().zero.GatheredParameters
-        for name, p in self.module.named_parameters():
-            if self._zero3:
+        wanted = set(self.module.state_dict())
+        for name, p in self.module.named_parameters(remove_duplicate=False):
+            if name in wanted:
                 with gathered([p], modifier_rank=None):
                     yield name, p.detach().clone()
-            else:
-                yield name, p.detach()
+        for name, b in self.module.named_buffers():
+            if name in wanted:
+                yield name, b.detach()
 
     def save_pretrained(self, path: Path) -> None:
         state = {name: t.cpu() for name, t in self.full_params()}
@@ -217,5 +224,3 @@ class DeepSpeedBackend:
     def close(self) -> None:
         self.dist.barrier()
         self.engine.destroy()
-        if torch.distributed.is_initialized():
-            torch.distributed.destroy_process_group()

@@ -49,8 +49,7 @@ class TorchBackend:
         return float(self.scheduler.get_last_lr()[0])
 
     def full_params(self) -> Iterator[tuple[str, torch.Tensor]]:
-        for name, p in self._model.named_parameters():
-            yield name, p.detach()
+        yield from self._model.state_dict().items()
 
     def save_pretrained(self, path: Path) -> None:
         self._model.save_pretrained(path)  # type: ignore[operator]

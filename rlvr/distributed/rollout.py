@@ -24,7 +24,7 @@ Implementation details:
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -145,9 +145,19 @@ class RayRolloutEngine:
         """The current actor handles."""
         return list(self._actors)
 
-    def update_weights(self, model: torch.nn.Module) -> None:
-        """Send `model`'s weights to every actor (one object-store copy, loaded by each)."""
-        state = {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
+    def update_weights(
+        self,
+        model: torch.nn.Module,
+        *,
+        weights: Iterable[tuple[str, torch.Tensor]] | None = None,
+    ) -> None:
+        """Send the trainer's weights to every actor (one object-store copy, loaded by each).
+
+        `weights`: (HF name, full tensor) pairs to send instead of `model.state_dict()`, e.g.
+        ZeRO-3 parameters gathered by `TrainBackend.full_params`.
+        """
+        pairs = model.state_dict().items() if weights is None else weights
+        state = {k: v.detach().to("cpu", copy=True) for k, v in pairs}
         self._weights = self._ray.put(state)
         refs = [a.load_state.remote(self._weights) for a in self._actors]
         for k, ref in enumerate(refs):

@@ -24,6 +24,7 @@ Implementation details:
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -111,8 +112,19 @@ class Rollout:
         self.syncs = 0
         """Weight syncs made."""
 
-    def after_update(self, model: torch.nn.Module) -> dict[str, float]:
+    def after_update(
+        self,
+        model: torch.nn.Module,
+        *,
+        weights: Callable[[], Iterable[tuple[str, torch.Tensor]]] | None = None,
+    ) -> dict[str, float]:
         """Call after each training step: syncs and probes when due; returns `sync/*` metrics.
+
+        Args:
+            model: The trainer's model.
+            weights: Called once per sync for the (HF name, full tensor) pairs to push, e.g.
+                `TrainBackend.full_params` (ZeRO-3 parameters are gathered there); None pushes
+                `model.state_dict()`.
 
         Raises:
             StaleWeightsError: the parity probe after this sync failed.
@@ -120,12 +132,12 @@ class Rollout:
         self.updates += 1
         if self._ray is not None:
             start = time.perf_counter()
-            self._ray.update_weights(model)
+            self._ray.update_weights(model, weights=None if weights is None else weights())
             self.syncs += 1
             return {"sync/seconds": time.perf_counter() - start, "sync/count": self.syncs}
         if self._vllm is None or self.updates % self.cfg.vllm.sync_every:
             return {}
-        self._vllm.update_weights(model)
+        self._vllm.update_weights(model, weights=None if weights is None else weights())
         self.syncs += 1
         metrics = {"sync/seconds": float(self._vllm.last_sync_s or 0.0), "sync/count": self.syncs}
         every = self.cfg.vllm.parity_every

@@ -52,7 +52,7 @@ import gc
 import os
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -284,14 +284,24 @@ class VLLMEngine:
     # --- weight sync ------------------------------------------------------------------------
 
     @torch.no_grad()
-    def update_weights(self, model: torch.nn.Module) -> None:
-        """Copy `model.state_dict()` (Hugging Face names) into the engine; sets `last_sync_s`.
+    def update_weights(
+        self,
+        model: torch.nn.Module,
+        *,
+        weights: Iterable[tuple[str, torch.Tensor]] | None = None,
+    ) -> None:
+        """Copy the trainer's weights (Hugging Face names) into the engine; sets `last_sync_s`.
+
+        Args:
+            model: The trainer's model; its `state_dict()` is pushed unless `weights` is given.
+            weights: (name, full tensor) pairs to push instead, e.g. ZeRO-3 parameters gathered
+                by `TrainBackend.full_params` (a partitioned `state_dict()` holds slices only).
 
         Raises:
             RuntimeError: the prefix cache could not be reset (requests still running).
         """
         start = time.perf_counter()
-        state = model.state_dict()
+        state = model.state_dict() if weights is None else dict(weights)
         if self.weight_sync == "memory":
             kwargs: dict[str, Any] = {"weights_iterator": list(state.items())}
         else:

@@ -42,7 +42,7 @@ from rlvr.algorithms.advantages import (
 from rlvr.algorithms.kl import entropy_from_logits
 from rlvr.algorithms.losses import AggMode, policy_loss
 from rlvr.algorithms.presets import LossPreset, get_preset
-from rlvr.backends import TrainBackend, build_backend, check_weight_sync, launch
+from rlvr.backends import TrainBackend, build_backend, check_weight_sync, launch, shutdown
 from rlvr.batching import Batches, TokenBatch, token_logprobs
 from rlvr.checkpoint import open_trainer_run, restore_training, save_checkpoint, save_final
 from rlvr.data import Sample
@@ -52,7 +52,7 @@ from rlvr.evaluate import open_runtime, reward_specs, score_model
 from rlvr.loaders import load_policy, load_rows
 from rlvr.rewards import RewardRuntime
 from rlvr.rollout import RolloutEngine, SamplingParams
-from rlvr.rollout.build import Rollout, RolloutConfig, open_rollout
+from rlvr.rollout.build import Rollout, RolloutConfig, check_engine, open_rollout
 from rlvr.rollout.groups import (
     Rollouts,
     concat_rollouts,
@@ -440,6 +440,7 @@ def train(cfg: GRPOConfig) -> GRPOResult:
 
 def _train(cfg: GRPOConfig) -> GRPOResult:
     cfg.algo.overlong_buffer_for(cfg.rollout.max_new_tokens)  # fail before writing anything
+    check_engine(cfg.rollout)
     dist = launch(cfg.backend)
     separate = cfg.rollout.engine != "hf" or cfg.distributed.kind != "none"
     check_weight_sync(cfg.backend, dist, separate_engine=separate)
@@ -489,14 +490,17 @@ def _train(cfg: GRPOConfig) -> GRPOResult:
         held_out,
         rollout,
     )
+    # vLLM's shutdown tears down torch.distributed groups, DeepSpeed's included: the engine
+    # closes after the backend, and the process group goes last
     with rollout:
         before, after, step = _loop(cfg, state, step, fresh=resumed is None)
-    final = save_final(run, backend, tokenizer)
-    run.write_json(
-        "summary.json", {"steps": step, "accuracy_before": before, "accuracy_after": after}
-    )
-    run.close()
-    backend.close()
+        final = save_final(run, backend, tokenizer)
+        run.write_json(
+            "summary.json", {"steps": step, "accuracy_before": before, "accuracy_after": after}
+        )
+        run.close()
+        backend.close()
+    shutdown()
     return GRPOResult(str(final), step, before, after)
 
 
@@ -543,7 +547,7 @@ def _loop(
                 metrics.update(
                     _train_step(s.backend, s.ref, rollouts, s.algo, cfg, s.tokenizer.pad_token_id)
                 )
-                metrics.update(s.rollout.after_update(s.model))
+                metrics.update(s.rollout.after_update(s.model, weights=s.backend.full_params))
             step += 1
             elapsed = time.perf_counter() - start
             trained_s += elapsed

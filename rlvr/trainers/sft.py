@@ -18,7 +18,7 @@ import torch
 from tqdm import tqdm
 
 from rlvr.algorithms.losses import sft_loss
-from rlvr.backends import TrainBackend, build_backend, launch
+from rlvr.backends import TrainBackend, build_backend, launch, shutdown
 from rlvr.batching import Batches, encode_pairs, pad_pairs
 from rlvr.checkpoint import open_trainer_run, restore_training, save_checkpoint, save_final
 from rlvr.data import Sample
@@ -186,6 +186,7 @@ def train(cfg: SFTConfig) -> SFTResult:
     final = save_final(run, backend, tokenizer)
     run.close()
     backend.close()
+    shutdown()
     return SFTResult(str(final), step, accuracy)
 
 

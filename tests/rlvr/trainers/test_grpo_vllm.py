@@ -61,7 +61,7 @@ def test_a_skipped_sync_stops_the_run(
 ) -> None:
     pytest.importorskip("vllm")
 
-    def no_sync(self: VLLMEngine, model: torch.nn.Module) -> None:
+    def no_sync(self: VLLMEngine, model: torch.nn.Module, *, weights: object = None) -> None:
         self.last_sync_s = 0.0
 
     monkeypatch.setattr(VLLMEngine, "update_weights", no_sync)
