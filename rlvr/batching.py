@@ -8,6 +8,13 @@ Implementation details:
   3. `token_logprobs(..., start=batch.completion_start)` asks the model for the logits of the
      completion window only (`logits_to_keep`), so the LM head and the log-softmax skip the
      prompt positions shared by every row.
+  4. `share_prefix=True` (GRPO: the G completions of a prompt are consecutive rows with the
+     same prompt) runs columns `0..start-1` once per run of rows equal there, with the KV
+     cache kept, then runs columns `start..L-1` of every row on top of its run's cache
+     (`batch_select_indices`, differentiable), so gradients reach the shared prefix from all
+     of its rows. Right padding keeps every prefix column a real token, so positions are
+     the column indices in both passes. With G = 8 and prompts about 40% of the row, this
+     skips about a third of the forward and backward work.
 """
 
 from __future__ import annotations
@@ -92,15 +99,25 @@ def pad_pairs(pairs: Sequence[tuple[Sequence[int], Sequence[int]]], *, pad_id: i
 
 
 def token_logprobs(
-    model: torch.nn.Module, batch: TokenBatch, *, temperature: float = 1.0, start: int = 1
+    model: torch.nn.Module,
+    batch: TokenBatch,
+    *,
+    temperature: float = 1.0,
+    start: int = 1,
+    share_prefix: bool = False,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Log-probabilities of the tokens at columns `start..L-1` and the logits that gave them.
 
     Args:
-        model: A causal LM whose forward accepts `logits_to_keep` (transformers >= 4.50 models).
+        model: A causal LM whose forward accepts `logits_to_keep` and `past_key_values`
+            (transformers >= 4.50 models).
         batch: The token batch.
         temperature: Logits are divided by it first (the sampling temperature).
         start: First target column, >= 1; `batch.completion_start` skips the shared prompt.
+        share_prefix: Run columns `0..start-1` once per run of consecutive rows whose ids there
+            are equal (the G completions of a prompt) and continue every row from that run's
+            cache (implementation detail 4). Same values up to float rounding, gradients
+            included.
 
     Returns:
         logprobs `[B, L-start]` of `input_ids[:, start:]`, and logits `[B, L-start, V]`
@@ -109,18 +126,58 @@ def token_logprobs(
     width = batch.input_ids.shape[1]
     if not 1 <= start < width:
         raise ValueError(f"start must be in [1, {width - 1}], got {start}")
-    out = model(
-        input_ids=batch.input_ids,
-        attention_mask=batch.attention_mask,
-        logits_to_keep=width - start + 1,
-    )
-    logits = out.logits[:, :-1].float()  # [B, L-start, V]
+    runs = _prefix_runs(batch, start) if share_prefix else None
+    if runs is None:
+        out = model(
+            input_ids=batch.input_ids,
+            attention_mask=batch.attention_mask,
+            logits_to_keep=width - start + 1,
+        )
+        logits = out.logits[:, :-1].float()  # [B, L-start, V]
+    else:
+        logits = _shared_prefix_logits(model, batch, start, runs)  # [B, L-start, V]
     if temperature != 1.0:
         logits = logits / temperature
     targets = batch.input_ids[:, start:].unsqueeze(-1)  # [B, L-start, 1]
     # gather - logsumexp: never materialises a second [B, L-1, V] tensor
     logprobs = logits.gather(-1, targets).squeeze(-1) - torch.logsumexp(logits, dim=-1)
     return logprobs, logits
+
+
+def _prefix_runs(batch: TokenBatch, start: int) -> torch.Tensor | None:
+    """Run index of each row (`[B]`) over columns `0..start-1`, or None when no run is longer
+    than one row or those columns hold padding (then there is nothing to share)."""
+    head, head_mask = batch.input_ids[:, :start], batch.attention_mask[:, :start]  # [B, S]
+    if not bool(head_mask.all()):
+        return None
+    same = (head[1:] == head[:-1]).all(dim=1)  # [B-1]
+    if not bool(same.any()):
+        return None
+    return torch.cat([same.new_zeros(1, dtype=torch.long), (~same).long().cumsum(0)])
+
+
+def _shared_prefix_logits(
+    model: torch.nn.Module, batch: TokenBatch, start: int, runs: torch.Tensor
+) -> torch.Tensor:
+    """Logits of positions `start-1 .. L-2`, `[B, L-start, V]`, with the prefix run once per run."""
+    first_rows = torch.cat([runs.new_zeros(1), (runs[1:] != runs[:-1]).nonzero()[:, 0] + 1])
+    head = model(
+        input_ids=batch.input_ids[first_rows, :start],  # [R, S]
+        attention_mask=batch.attention_mask[first_rows, :start],
+        use_cache=True,
+        logits_to_keep=1,
+    )
+    cache = head.past_key_values
+    cache.batch_select_indices(runs)  # each row continues from its run's keys and values
+    tail = model(
+        input_ids=batch.input_ids[:, start:],  # [B, L-start]
+        attention_mask=batch.attention_mask,
+        past_key_values=cache,
+        use_cache=True,
+        logits_to_keep=batch.input_ids.shape[1] - start,
+    )
+    last_head = head.logits[:, -1:].float()[runs]  # [B, 1, V]: predicts column `start`
+    return torch.cat([last_head, tail.logits[:, :-1].float()], dim=1)
 
 
 class Batches:

@@ -180,6 +180,10 @@ class GRPOTrainConfig:
     """Resumable checkpoints kept on disk."""
     random_reward: bool = False
     """Control run: replace every reward by a coin flip (no learning signal should appear)."""
+    share_prefix: bool = True
+    """Run the prompt part all G completions share once per group in the loss's forward and
+    backward passes (same values up to float rounding); off for models whose forward cannot
+    continue from a KV cache with gradients."""
 
 
 @dataclass(frozen=True)
@@ -279,7 +283,11 @@ def policy_step(
     for start in starts[::micro]:
         rows = slice(start, min(start + micro, stop))
         logprobs, logits = token_logprobs(
-            backend.forward_model, batch[rows], temperature=cfg.rollout.temperature, start=first
+            backend.forward_model,
+            batch[rows],
+            temperature=cfg.rollout.temperature,
+            start=first,
+            share_prefix=cfg.train.share_prefix,
         )
         old = logprobs.detach() if old_logprobs is None else old_logprobs[rows]  # [n, W]
         is_weights, gap = None, {}
@@ -404,13 +412,18 @@ def _train_step(
     batch = replace(batch, completion_mask=batch.completion_mask * r.mask.long().unsqueeze(1))
     temperature, first = cfg.rollout.temperature, batch.completion_start
     sampled = sampling_logprobs(r, batch, first)  # [N, W]
+    share = cfg.train.share_prefix
     with torch.no_grad():
         old = None
         if cfg.algo.num_iterations > 1:
-            old = token_logprobs(backend.module, batch, temperature=temperature, start=first)[0]
+            old = token_logprobs(
+                backend.module, batch, temperature=temperature, start=first, share_prefix=share
+            )[0]
         ref_lp = None
         if ref is not None:
-            ref_lp = token_logprobs(ref, batch, temperature=temperature, start=first)[0]
+            ref_lp = token_logprobs(
+                ref, batch, temperature=temperature, start=first, share_prefix=share
+            )[0]
     stats: dict[str, float] = {}
     for _ in range(cfg.algo.num_iterations):
         backend.zero_grad()
