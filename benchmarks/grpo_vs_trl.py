@@ -385,9 +385,10 @@ def notes(args: argparse.Namespace) -> list[str]:
         "the models after step 1 differ (tokens/s normalises for length; generation time per "
         "step follows the longest completion of the batch).",
         "Differs: rlvr's `generate` runs its own decoding loop (inverse-CDF sampling instead of "
-        "torch.multinomial, last-position logits only) and its loss asks for the completion "
-        "window's logits only; TRL uses the stock sampling loop. Neither side runs a separate "
-        "'old' log-prob pass at num_iterations=1.",
+        "torch.multinomial, last-position logits only, one prefill per prompt shared by its G "
+        "samples) and its loss runs the prompt part once per group and asks for the completion "
+        "window's logits only; TRL uses the stock sampling loop and runs every row whole. "
+        "Neither side runs a separate 'old' log-prob pass at num_iterations=1.",
         "Differs: advantage std epsilon 1e-6 (rlvr) vs 1e-4 (TRL); rlvr seeds torch before each "
         "rollout. Process start-up, imports and model loading are outside s/step (see wall s).",
     ]
