@@ -39,7 +39,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -51,6 +50,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from benchmarks._common import package_versions, write_results  # noqa: E402
+from rlvr.backends import free_port, rank_env  # noqa: E402
 
 SIDES: dict[str, tuple[dict[str, Any], int]] = {
     "torch": ({"kind": "torch"}, 1),
@@ -58,12 +58,6 @@ SIDES: dict[str, tuple[dict[str, Any], int]] = {
     "deepspeed-zero2-2proc": ({"kind": "deepspeed", "zero_stage": 2}, 2),
 }
 """Side name -> (backend section, processes)."""
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _config(args: argparse.Namespace, model: Path, name: str, backend: dict[str, Any]) -> Path:
@@ -92,18 +86,14 @@ def _config(args: argparse.Namespace, model: Path, name: str, backend: dict[str,
 
 
 def _launch(config: Path, world_size: int, threads: int, log: Path) -> None:
-    port = str(_free_port())
+    port = free_port()
     procs = []
     with log.open("w") as out:
         for rank in range(world_size):
             env = {
                 **os.environ,
+                **rank_env(rank, world_size, port),
                 "PYTHONPATH": str(ROOT),
-                "RANK": str(rank),
-                "LOCAL_RANK": str(rank),
-                "WORLD_SIZE": str(world_size),
-                "MASTER_ADDR": "127.0.0.1",
-                "MASTER_PORT": port,
                 "OMP_NUM_THREADS": str(threads),
                 "MKL_NUM_THREADS": str(threads),
             }

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import atexit
 import os
+import socket
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -69,6 +70,25 @@ class Dist:
     def shard(self, n: int) -> range:
         """This rank's contiguous share of `n` rows (sizes differ by at most one)."""
         return range(self.rank * n // self.world_size, (self.rank + 1) * n // self.world_size)
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that was free a moment ago (for `MASTER_PORT`)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def rank_env(rank: int, world_size: int, port: int) -> dict[str, str]:
+    """The variables `torchrun` sets for `rank` of a one-node launch of `world_size` ranks, for
+    starting the ranks by hand (tests, benchmarks)."""
+    return {
+        "RANK": str(rank),
+        "LOCAL_RANK": str(rank),
+        "WORLD_SIZE": str(world_size),
+        "MASTER_ADDR": "127.0.0.1",
+        "MASTER_PORT": str(port),
+    }
 
 
 def launch_env() -> Dist:

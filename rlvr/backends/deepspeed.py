@@ -33,14 +33,13 @@ from __future__ import annotations
 
 import logging
 import os
-import socket
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from rlvr.backends import Dist
+from rlvr.backends import Dist, free_port
 from rlvr.optim import build_optimizer, build_scheduler
 from rlvr.sections import BackendConfig, OptimConfig
 
@@ -59,12 +58,6 @@ def _import_deepspeed() -> Any:
         ) from exc
     logging.getLogger("DeepSpeed").setLevel(logging.WARNING)
     return deepspeed
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _skip_shm_op(deepspeed: Any) -> None:
@@ -89,7 +82,7 @@ def init_distributed(cfg: BackendConfig, dist: Dist) -> None:
         for key, value in (("RANK", "0"), ("WORLD_SIZE", "1"), ("LOCAL_RANK", "0")):
             os.environ.setdefault(key, value)
         os.environ.setdefault("MASTER_ADDR", "127.0.0.1")
-        os.environ.setdefault("MASTER_PORT", str(_free_port()))
+        os.environ.setdefault("MASTER_PORT", str(free_port()))
     backend = cfg.dist_backend
     if backend == "auto":
         backend = "nccl" if torch.cuda.is_available() else "gloo"

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -12,28 +11,20 @@ from pathlib import Path
 import torch
 from safetensors.torch import load_file
 
+from rlvr.backends import free_port, rank_env
+
 ROOT = Path(__file__).resolve().parents[3]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def launch(config: Path, world_size: int, *overrides: str, timeout: float = 240) -> None:
     """`python -m rlvr.cli train config` on `world_size` ranks; raises if any rank fails."""
-    port = str(free_port())
+    port = free_port()
     procs = []
     for rank in range(world_size):
         env = {
             **os.environ,
+            **rank_env(rank, world_size, port),
             "PYTHONPATH": str(ROOT),
-            "RANK": str(rank),
-            "LOCAL_RANK": str(rank),
-            "WORLD_SIZE": str(world_size),
-            "MASTER_ADDR": "127.0.0.1",
-            "MASTER_PORT": port,
             "DS_ACCELERATOR": "cpu",
             "OMP_NUM_THREADS": "1",
         }
