@@ -12,9 +12,27 @@ from rlvr.sections import OptimConfig
 def build_optimizer(
     params: list[torch.nn.Parameter], cfg: OptimConfig, *, total_steps: int
 ) -> tuple[torch.optim.Optimizer, torch.optim.lr_scheduler.LambdaLR]:
-    """AdamW over `params` and a LambdaLR: linear warm-up, then the configured decay."""
-    optimizer = torch.optim.AdamW(params, lr=cfg.lr, betas=cfg.betas, weight_decay=cfg.weight_decay)
+    """AdamW over `params` and a LambdaLR: linear warm-up, then the configured decay.
+
+    The AdamW is torch's fused implementation (one kernel over each parameter, as the
+    `adamw_torch_fused` default of Hugging Face's Trainer) when every parameter is a float
+    tensor on CPU or CUDA; otherwise the per-tensor loop. On CPU the fused step is several
+    times faster than the loop, most of all over DeepSpeed's flat ZeRO partitions.
+    """
+    optimizer = torch.optim.AdamW(
+        params,
+        lr=cfg.lr,
+        betas=cfg.betas,
+        weight_decay=cfg.weight_decay,
+        fused=_fusable(params),
+    )
     return optimizer, build_scheduler(optimizer, cfg, total_steps=total_steps)
+
+
+def _fusable(params: list[torch.nn.Parameter]) -> bool:
+    return bool(params) and all(
+        p.device.type in ("cpu", "cuda") and p.is_floating_point() for p in params
+    )
 
 
 def build_scheduler(
