@@ -130,14 +130,21 @@ def _step(
 ) -> dict[str, float]:
     """One optimizer step's gradients, accumulated over micro-batches with a global normaliser.
 
-    Each rank takes its share of `pairs`; the normaliser counts the whole batch's tokens.
+    Each rank takes its share of `pairs`; the normaliser counts the whole batch's tokens. Every
+    rank runs as many micro-batches as the largest share needs (ZeRO reduces gradients and
+    gathers weights in each forward/backward, so the counts must match): a rank whose share is
+    one row shorter ends with a zero-weight pass over its first row when it runs out.
     """
     n_tokens = sum(len(c) for _, c in pairs)
     model = backend.forward_model
     stats = {"loss": 0.0, "token_accuracy": 0.0}
     rows = backend.dist.shard(len(pairs))
-    for start in range(rows.start, rows.stop, micro):
+    largest = -(-len(pairs) // backend.dist.world_size)
+    for start in range(rows.start, rows.start + largest, micro):
         chunk = pairs[start : min(start + micro, rows.stop)]
+        padding = not chunk
+        if padding:
+            chunk = pairs[rows.start : rows.start + 1]
         batch = pad_pairs(chunk, pad_id=pad_id)
         first = batch.completion_start  # logits of the completion window only
         logits = model(
@@ -147,6 +154,9 @@ def _step(
         ).logits
         mask = batch.completion_mask[:, first:]  # [b, W]
         loss, s = sft_loss(logits[:, :-1], batch.input_ids[:, first:], mask, global_tokens=n_tokens)
+        if padding:
+            backend.backward(loss * 0.0)
+            continue
         backend.backward(loss)
         weight = float(mask.sum()) / max(1, n_tokens)
         stats["loss"] += float(loss.detach())
