@@ -16,7 +16,9 @@ Implementation details:
      partitions its state; `zero_allow_untested_optimizer`), with the LR schedule of
      `rlvr.optim`. With `offload_optimizer`, DeepSpeed builds its own (CPU) AdamW from the
      config instead. Clipping uses DeepSpeed's `gradient_clipping`, which scales gradients by
-     `max_norm / (norm + 1e-6)` like `torch.nn.utils.clip_grad_norm_`.
+     `max_norm / (norm + 1e-6)` like `torch.nn.utils.clip_grad_norm_`. At ZeRO stage 0 the
+     engine steps the client optimizer itself and its clipping keeps no norm, so there the
+     backend clips in an optimizer step pre-hook (after DeepSpeed's all-reduce) instead.
   3. Training forward passes go through the engine (`forward_model`): it counts micro-steps
      there, and ZeRO-3 accumulates a step's micro-batch gradients only when they are counted
      (called directly, the module would overwrite them with the last micro-batch's).
@@ -40,7 +42,7 @@ from typing import Any
 import torch
 
 from rlvr.backends import Dist, free_port
-from rlvr.optim import build_optimizer, build_scheduler
+from rlvr.optim import build_optimizer, build_scheduler, clip_gradients
 from rlvr.sections import BackendConfig, OptimConfig
 
 STATE_DIR = "deepspeed"
@@ -111,7 +113,8 @@ def ds_config(
         "gradient_accumulation_steps": 1,
         "train_batch_size": world_size,
         "managed_gradient_accumulation": False,
-        "gradient_clipping": optim.grad_clip or 0.0,
+        # stage 0: clipped by the backend, which keeps the norm (module docstring, item 2)
+        "gradient_clipping": (optim.grad_clip or 0.0) if cfg.zero_stage else 0.0,
         "zero_optimization": zero,
         "bf16": {"enabled": cfg.bf16},
         "zero_allow_untested_optimizer": True,
@@ -146,10 +149,14 @@ class DeepSpeedBackend:
         self.dist = dist
         self._zero3 = cfg.zero_stage == 3
         self._clip = optim.grad_clip
+        self._stage0 = cfg.zero_stage == 0
+        self._norm = float("nan")
         params = [p for p in model.parameters() if p.requires_grad]
         optimizer = None
         if not cfg.offload_optimizer:
             optimizer = build_optimizer(params, optim, total_steps=total_steps)[0]
+            if self._stage0:
+                optimizer.register_step_pre_hook(self._clip_before_step)
         self.engine, _, _, self.scheduler = deepspeed.initialize(
             model=model,
             model_parameters=params,
@@ -170,8 +177,15 @@ class DeepSpeedBackend:
     def backward(self, loss: torch.Tensor) -> None:
         self.engine.backward(loss * self.dist.world_size, scale_wrt_gas=False)
 
+    def _clip_before_step(self, optimizer: torch.optim.Optimizer, *_: Any) -> None:
+        # ZeRO stage 0: the gradients are all-reduced by now, and not yet clipped
+        params = [p for group in optimizer.param_groups for p in group["params"]]
+        self._norm = clip_gradients(params, self._clip)
+
     def step(self) -> float:
         self.engine.step()
+        if self._stage0:
+            return self._norm
         norm = self.engine.get_global_grad_norm()
         return float(norm) if norm is not None else float("nan")
 
