@@ -144,7 +144,7 @@ class BackendConfig:
     offload_params: bool = False
     """Keep ZeRO-3 parameters in CPU memory between uses (needs zero_stage 3)."""
     bf16: bool = False
-    """Mixed precision: bfloat16 module, fp32 master weights in the optimizer (DeepSpeed)."""
+    """Mixed precision: bfloat16 module, fp32 master weights in the optimizer (zero_stage 1-3)."""
     dist_backend: Literal["auto", "gloo", "nccl"] = "auto"
     """Collective library: `auto` picks NCCL when CUDA is available, gloo otherwise."""
 
@@ -155,3 +155,11 @@ class BackendConfig:
             raise ValueError("offload_params needs zero_stage 3")
         if self.offload_optimizer and self.zero_stage == 0:
             raise ValueError("offload_optimizer needs zero_stage 1, 2 or 3")
+        if self.bf16 and self.zero_stage == 0:
+            # DeepSpeed (0.19) wraps the optimizer in its fp16 optimizer at stage 0, which takes
+            # a zero-gradient AdamW step when it starts: every later step's bias correction is
+            # one step off (the first update is about 0.74 x lr instead of lr)
+            raise ValueError(
+                "bf16 needs zero_stage 1, 2 or 3: at stage 0 DeepSpeed's bf16 optimizer takes a "
+                "zero-gradient AdamW step when it starts, which skews AdamW's bias correction"
+            )
