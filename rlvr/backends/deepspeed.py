@@ -4,7 +4,8 @@ Launch with `deepspeed --num_gpus 8 -m rlvr.cli train cfg.yaml` or
 `torchrun --nproc_per_node 2 -m rlvr.cli train cfg.yaml` and `backend: {kind: deepspeed}`; a
 plain `rlvr train` runs it as a world of one. Without CUDA, `DS_ACCELERATOR=cpu` and gloo are
 used, and no DeepSpeed C++ op is compiled (the CPU communicator's shared-memory all-reduce is
-switched off; `offload_optimizer` would build DeepSpeed's CPU Adam).
+switched off). `offload_optimizer` is refused there: it would JIT-compile DeepSpeed's CPU Adam
+(about a minute, and a C++ toolchain) to move optimizer state to the memory it is already in.
 
 Implementation details:
   1. Gradients equal the torch backend's: gradient accumulation is left to the trainer
@@ -22,7 +23,8 @@ Implementation details:
   3. Training forward passes go through the engine (`forward_model`): it counts micro-steps
      there, and ZeRO-3 accumulates a step's micro-batch gradients only when they are counted
      (called directly, the module would overwrite them with the last micro-batch's).
-  4. `bf16` keeps fp32 master weights in the optimizer and runs the module in bfloat16.
+  4. `bf16` keeps fp32 master weights in the optimizer and runs the module in bfloat16, on CPU
+     as on GPU. It needs ZeRO stage 1-3 (`BackendConfig` says why stage 0 is refused).
   5. Under ZeRO-3 every rank holds a slice of each parameter: `full_params` gathers them one
      at a time (`deepspeed.zero.GatheredParameters`) and yields full tensors with their HF
      names, which is what saving a final model and syncing weights to a rollout engine use.
@@ -75,8 +77,27 @@ def _skip_shm_op(deepspeed: Any) -> None:
         deepspeed.ops.__compatible_ops__[builder.NAME] = False
 
 
+def check_device(cfg: BackendConfig, *, on_gpu: bool) -> None:
+    """Refuse options that only make sense with a GPU.
+
+    Raises:
+        ValueError: `offload_optimizer` without CUDA.
+    """
+    if cfg.offload_optimizer and not on_gpu:
+        raise ValueError(
+            "backend.offload_optimizer is for GPU runs: without CUDA the optimizer state is "
+            "already in CPU memory, and offloading would JIT-compile DeepSpeed's CPU Adam "
+            "(C++); leave it off on CPU"
+        )
+
+
 def init_distributed(cfg: BackendConfig, dist: Dist) -> None:
-    """Initialise the process group for this launch (a world of one when not launched)."""
+    """Initialise the process group for this launch (a world of one when not launched).
+
+    Raises:
+        ValueError: an option this machine cannot run (see `check_device`).
+    """
+    check_device(cfg, on_gpu=torch.cuda.is_available())
     deepspeed = _import_deepspeed()
     if not torch.cuda.is_available():
         _skip_shm_op(deepspeed)
