@@ -67,6 +67,22 @@ class Dist:
         torch.distributed.all_reduce(values)
         return dict(zip(stats, values.cpu().tolist(), strict=True))
 
+    def all_gather_object(self, obj: Any) -> list[Any]:
+        """Every rank's `obj`, in rank order (pickled; `[obj]` in one process)."""
+        if self.world_size == 1:
+            return [obj]
+        out: list[Any] = [None] * self.world_size
+        torch.distributed.all_gather_object(out, obj)
+        return out
+
+    def broadcast_object(self, obj: Any) -> Any:
+        """Rank 0's `obj` on every rank (pickled; the other ranks' argument is ignored)."""
+        if self.world_size == 1:
+            return obj
+        box = [obj if self.is_main else None]
+        torch.distributed.broadcast_object_list(box, src=0)
+        return box[0]
+
     def shard(self, n: int) -> range:
         """This rank's contiguous share of `n` rows (sizes differ by at most one)."""
         return range(self.rank * n // self.world_size, (self.rank + 1) * n // self.world_size)
@@ -130,21 +146,6 @@ def launch(cfg: BackendConfig) -> Dist:
     init_distributed(cfg, dist)
     atexit.register(shutdown)
     return dist
-
-
-def check_weight_sync(cfg: BackendConfig, dist: Dist, *, separate_engine: bool) -> None:
-    """Refuse DeepSpeed launches of several ranks whose rollout engine keeps its own weights
-    (vLLM, Ray actors): each rank would drive engines of its own. One rank, ZeRO-3 included,
-    is fine: the trainer pushes `TrainBackend.full_params` (gathered) to the engine.
-    """
-    if cfg.kind != "deepspeed" or not separate_engine:
-        return
-    if dist.world_size > 1:
-        raise ValueError(
-            "backend.kind=deepspeed on several ranks supports only the in-process hf rollout "
-            "engine (rollout.engine: hf, distributed.kind: none) for now; on one rank every "
-            "ZeRO stage works with vllm or Ray rollouts"
-        )
 
 
 class TrainBackend(Protocol):

@@ -19,6 +19,19 @@ Implementation details:
   4. With `distributed.kind: ray` and rollout workers, `hf` engines run on Ray actors
      (`rlvr.distributed.rollout`), each on its own copy of the model; the trainer's weights
      are broadcast to them after every training step.
+  5. Placement over the ranks of a DeepSpeed launch (`Rollout.placement`; how a round is
+     split is in `rlvr.rollout.collect`):
+     - `shard` (`data_parallel`: hf under ZeRO 0-2, vllm under any stage): each rank
+       generates its share of the prompts, hf on the rank's full copy of the weights, vllm
+       on the rank's own engine (vLLM's `external_launcher`; under ZeRO-3 every rank gathers
+       the full weights for its engine's sync).
+     - `replicate` (hf under ZeRO-3, or `data_parallel: false`): every rank generates every
+       prompt with the same seed. Under ZeRO-3 each hf forward pass gathers the partitioned
+       weights collectively, so the ranks must run the same passes. With
+       `data_parallel: false` a run of N ranks reproduces a one-process run.
+     - `driver` (Ray): the actors are driven from rank 0, which generates the whole round,
+       scores it and pushes the weights; the other ranks receive the round by broadcast and
+       still walk `full_params` (ZeRO-3 gathers are collective).
 """
 
 from __future__ import annotations
@@ -31,6 +44,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import torch
 
+from rlvr.backends import Dist
 from rlvr.rollout.hf import HFEngine
 
 if TYPE_CHECKING:
@@ -83,6 +97,9 @@ class RolloutConfig:
     """Nucleus sampling mass."""
     batch_size: int = 256
     """Completions per `generate` call (hf engine; vLLM schedules its own batches)."""
+    data_parallel: bool = True
+    """On several DeepSpeed ranks (hf engine, ZeRO 0-2), each rank generates its share of the
+    prompts; false: every rank generates all of them, as one process would."""
     vllm: VLLMConfig = field(default_factory=VLLMConfig)
     """Weight sync, parity probe and memory of the vllm engine."""
 
@@ -93,18 +110,31 @@ class RolloutConfig:
             raise ValueError("rollout temperature must be > 0 and top_p in (0, 1]")
 
 
+Placement = Literal["shard", "replicate", "driver"]
+
+
 class Rollout:
-    """A trainer's rollout engine and the bookkeeping of its weight syncs."""
+    """A trainer's rollout engine, its placement over the ranks, and its weight syncs."""
 
     def __init__(
         self,
-        engine: RolloutEngine,
+        engine: RolloutEngine | None,
         cfg: RolloutConfig,
         vllm: VLLMEngine | None = None,
         ray: RayRolloutEngine | None = None,
+        *,
+        kind: Literal["hf", "vllm", "ray"] = "hf",
+        dist: Dist | None = None,
+        placement: Placement = "shard",
     ) -> None:
+        self.kind = kind
+        """Which engine: in-process `hf`, `vllm`, or `hf` engines on Ray actors (`ray`)."""
         self.engine = engine
+        """The engine (None on the ranks > 0 of a `driver` placement)."""
         self.cfg = cfg
+        self.dist = dist or Dist()
+        self.placement: Placement = placement
+        """Where generation runs over the ranks (implementation detail 5)."""
         self._vllm = vllm
         self._ray = ray
         self.updates = 0
@@ -118,7 +148,8 @@ class Rollout:
         *,
         weights: Callable[[], Iterable[tuple[str, torch.Tensor]]] | None = None,
     ) -> dict[str, float]:
-        """Call after each training step: syncs and probes when due; returns `sync/*` metrics.
+        """Call after each training step, on every rank: syncs and probes when due; returns
+        `sync/*` metrics (on the rank that holds the engine).
 
         Args:
             model: The trainer's model.
@@ -130,18 +161,25 @@ class Rollout:
             StaleWeightsError: the parity probe after this sync failed.
         """
         self.updates += 1
+        kind = self.kind
+        if kind == "hf" or (kind == "vllm" and self.updates % self.cfg.vllm.sync_every):
+            return {}
+        self.syncs += 1
+        every = self.cfg.vllm.parity_every if kind == "vllm" else 0
+        probe_due = bool(every) and self.syncs % every == 0
+        if self.engine is None:  # rank > 0 of a driver placement: join the collective gathers
+            for _ in weights() if weights is not None else ():
+                pass
+            return {}
+        pairs = None if weights is None else weights()
         if self._ray is not None:
             start = time.perf_counter()
-            self._ray.update_weights(model, weights=None if weights is None else weights())
-            self.syncs += 1
+            self._ray.update_weights(model, weights=pairs)
             return {"sync/seconds": time.perf_counter() - start, "sync/count": self.syncs}
-        if self._vllm is None or self.updates % self.cfg.vllm.sync_every:
-            return {}
-        self._vllm.update_weights(model, weights=None if weights is None else weights())
-        self.syncs += 1
+        assert self._vllm is not None
+        self._vllm.update_weights(model, weights=pairs)
         metrics = {"sync/seconds": float(self._vllm.last_sync_s or 0.0), "sync/count": self.syncs}
-        every = self.cfg.vllm.parity_every
-        if every and self.syncs % every == 0:
+        if probe_due:
             start = time.perf_counter()
             gap = self._vllm.check_parity(model, tolerance=self.cfg.vllm.parity_tolerance)
             metrics["sync/parity_gap"] = gap
@@ -184,29 +222,41 @@ def open_rollout(
     model_dir: str | Path,
     seed: int,
     distributed: DistributedConfig | None = None,
+    dist: Dist | None = None,
+    zero3: bool = False,
 ) -> Rollout:
     """The engine `cfg.engine` names, sampling from `model` (hf) or a copy of `model_dir` (vllm).
 
     With `distributed.kind: ray` and `distributed.rollout_workers > 0`, `hf` engines on Ray
-    actors (Ray must be initialised, see `rlvr.distributed.cluster`).
+    actors (Ray must be initialised on rank 0, see `rlvr.distributed.cluster`). `dist` is this
+    process's place in a DeepSpeed launch and `zero3` whether its weights are partitioned: they
+    choose the placement (implementation detail 5).
 
     Raises:
         ImportError: `vllm` or Ray was asked for and is not installed (the message says how).
     """
-    if distributed is not None and distributed.kind == "ray" and distributed.rollout_workers:
-        from rlvr.distributed.rollout import ray_engine
-
+    dist = dist or Dist()
+    ray = distributed is not None and distributed.kind == "ray" and distributed.rollout_workers
+    if ray:
         if cfg.engine != "hf":
             raise ValueError("rollouts on Ray actors use the hf engine; set rollout.engine: hf")
-        actors = ray_engine(
-            distributed, model=model, model_dir=model_dir, batch_size=cfg.batch_size
-        )
-        return Rollout(actors, cfg, ray=actors)
+        assert distributed is not None
+        actors = None
+        if dist.is_main:
+            from rlvr.distributed.rollout import ray_engine
+
+            actors = ray_engine(
+                distributed, model=model, model_dir=model_dir, batch_size=cfg.batch_size
+            )
+        return Rollout(actors, cfg, ray=actors, kind="ray", dist=dist, placement="driver")
+    local = cfg.data_parallel and (cfg.engine == "vllm" or not zero3)
+    placement: Placement = "shard" if local or dist.world_size == 1 else "replicate"
     if cfg.engine == "hf":
-        return Rollout(HFEngine(model, tokenizer, batch_size=cfg.batch_size), cfg)
+        engine = HFEngine(model, tokenizer, batch_size=cfg.batch_size)
+        return Rollout(engine, cfg, dist=dist, placement=placement)
     from rlvr.rollout.vllm import VLLMEngine
 
-    engine = VLLMEngine(
+    vllm = VLLMEngine(
         model_dir,
         tokenizer,
         seed=seed,
@@ -215,4 +265,4 @@ def open_rollout(
         gpu_memory_utilization=cfg.vllm.gpu_memory_utilization,
         kv_cache_gib=cfg.vllm.kv_cache_gib,
     )
-    return Rollout(engine, cfg, engine)
+    return Rollout(vllm, cfg, vllm, kind="vllm", dist=dist, placement=placement)

@@ -42,7 +42,10 @@ Implementation details:
      cache bypassed) and by the trainer model (`token_logprobs`); the mean absolute difference
      of the per-token log-probabilities is the gap. In float32 on CPU it is below 1e-6 after a
      sync; in lower precision it grows, so measure it after a sync and set the tolerance above.
-  9. Side effects of an in-process engine on CPU: vLLM's worker replaces `torch.set_num_threads`
+  9. In a launch of several ranks (DeepSpeed), every rank builds its own engine, in its own
+     process, as vLLM's `external_launcher` over the trainer's process group; building the
+     engines is collective, generating is not (each rank samples its own prompts).
+ 10. Side effects of an in-process engine on CPU: vLLM's worker replaces `torch.set_num_threads`
      with a no-op that logs a warning, so set the thread count before building the engine.
 """
 
@@ -110,9 +113,23 @@ def import_vllm() -> Any:
     return vllm
 
 
-def _seed_worker(worker: Any, seed: int) -> None:
-    """Runs inside vLLM's worker (`collective_rpc`): seed the generator its sampler draws from."""
-    torch.manual_seed(seed)
+def _launch_kwargs() -> dict[str, Any]:
+    """In a launch of several ranks (torch.distributed up), each rank's engine joins it as
+    vLLM's `external_launcher`: one engine per rank, in the rank's process, tensor parallel 1."""
+    dist = torch.distributed
+    if dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1:
+        return {"distributed_executor_backend": "external_launcher", "tensor_parallel_size": 1}
+    return {}
+
+
+class WorkerExtension:
+    """Methods added to vLLM's worker (`worker_extension_cls`), called by name through
+    `LLM.collective_rpc`, so they reach an engine core in another process without pickling
+    a function."""
+
+    def rlvr_seed(self, seed: int) -> None:
+        """Seed the generator the worker's sampler draws from."""
+        torch.manual_seed(seed)
 
 
 def _unique_storage(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
@@ -126,6 +143,29 @@ def _unique_storage(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
             seen.add(key)
             out[name] = tensor.detach().to("cpu").contiguous()
     return out
+
+
+def probe_logprobs(
+    model: torch.nn.Module, tokenizer: PreTrainedTokenizerBase, probe: tuple[Prompt, str] = PROBE
+) -> tuple[list[int], torch.Tensor]:
+    """The trainer's side of the parity probe: the probe's token ids `[L]` and `model`'s
+    log-probabilities of every token after the first, `[L-1]` (float32, CPU).
+
+    Under ZeRO-3 the forward pass is collective: in a launch of several ranks, the ranks that
+    hold no engine call this while rank 0 runs `VLLMEngine.check_parity`.
+    """
+    prompt = render_prompt(tokenizer, probe[0])
+    ids = list(tokenizer(prompt, add_special_tokens=False)["input_ids"])
+    ids += list(tokenizer(probe[1], add_special_tokens=False)["input_ids"])
+    pad = tokenizer.pad_token_id
+    batch = pad_pairs([(ids[:1], ids[1:])], pad_id=0 if pad is None else pad)
+    was_training = model.training
+    model.eval()
+    device = next(model.parameters()).device
+    with torch.no_grad():
+        train = token_logprobs(model, batch.to(device))[0][0].float().cpu()  # [L-1]
+    model.train(was_training)
+    return ids, train
 
 
 class VLLMEngine:
@@ -182,6 +222,8 @@ class VLLMEngine:
             gpu_memory_utilization=gpu_memory_utilization,
             kv_cache_memory_bytes=None if kv_cache_gib is None else int(kv_cache_gib * 2**30),
             logprobs_mode="processed_logprobs",
+            worker_extension_cls=f"{__name__}.WorkerExtension",
+            **_launch_kwargs(),
         )
         in_process = isinstance(self.llm.llm_engine.engine_core, InprocClient)
         if weight_sync == "memory" and not in_process:
@@ -245,7 +287,7 @@ class VLLMEngine:
             return []
         prompt_ids = self._encode([s.prompt for s in samples])
         if sampling.seed is not None:
-            self.llm.collective_rpc(_seed_worker, args=(sampling.seed,))
+            self.llm.collective_rpc("rlvr_seed", args=(sampling.seed,))
         outputs = self.llm.generate(
             [TokensPrompt(prompt_token_ids=ids) for ids in prompt_ids],
             self._sampling_params(n, sampling),
@@ -345,21 +387,12 @@ class VLLMEngine:
         from vllm import SamplingParams as VLLMSamplingParams
         from vllm.inputs import TokensPrompt
 
-        prompt_ids = self._encode([probe[0]])[0]
-        completion_ids = list(self.tokenizer(probe[1], add_special_tokens=False)["input_ids"])
-        ids = prompt_ids + completion_ids
+        ids, train = probe_logprobs(model, self.tokenizer, probe)  # [L], [L-1]
         params = VLLMSamplingParams(max_tokens=1, temperature=0.0, prompt_logprobs=0)
         (out,) = self.llm.generate([TokensPrompt(prompt_token_ids=ids)], params, use_tqdm=False)
         infer = torch.tensor(
             [pos[t].logprob for t, pos in zip(ids[1:], out.prompt_logprobs[1:], strict=True)]
         )  # [L-1]
-        pad = self.tokenizer.pad_token_id
-        batch = pad_pairs([(ids[:1], ids[1:])], pad_id=0 if pad is None else pad)
-        was_training = model.training
-        model.eval()
-        device = next(model.parameters()).device
-        train = token_logprobs(model, batch.to(device))[0][0].float().cpu()  # [L-1]
-        model.train(was_training)
         gap = float((infer - train).abs().mean())
         self.last_parity_gap = gap
         if not gap <= tolerance:

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import copy
 import time
-from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
@@ -37,30 +36,22 @@ from rlvr.algorithms.advantages import (
     group_advantages,
     masked_mean,
     overlong_penalty,
-    zero_variance_groups,
 )
 from rlvr.algorithms.kl import entropy_from_logits
 from rlvr.algorithms.losses import AggMode, policy_loss
 from rlvr.algorithms.presets import LossPreset, get_preset
-from rlvr.backends import TrainBackend, build_backend, check_weight_sync, launch, shutdown
+from rlvr.backends import Dist, TrainBackend, build_backend, launch, shutdown
 from rlvr.batching import Batches, TokenBatch, token_logprobs
 from rlvr.checkpoint import open_trainer_run, restore_training, save_checkpoint, save_final
 from rlvr.data import Sample
 from rlvr.distributed.cluster import open_cluster
 from rlvr.distributed.config import DistributedConfig
-from rlvr.evaluate import open_runtime, reward_specs, score_model
+from rlvr.evaluate import open_runtime, score_model
 from rlvr.loaders import load_policy, load_rows
 from rlvr.rewards import RewardRuntime
-from rlvr.rollout import RolloutEngine, SamplingParams
 from rlvr.rollout.build import Rollout, RolloutConfig, check_engine, open_rollout
-from rlvr.rollout.groups import (
-    Rollouts,
-    concat_rollouts,
-    rollout_metrics,
-    sampling_logprobs,
-    select_groups,
-    token_batch,
-)
+from rlvr.rollout.collect import collect
+from rlvr.rollout.groups import Rollouts, rollout_metrics, sampling_logprobs, token_batch
 from rlvr.runs import Run, seed_everything
 from rlvr.sections import (
     BackendConfig,
@@ -334,65 +325,6 @@ def policy_step(
 # --- plumbing ---------------------------------------------------------------------------------
 
 
-def _rollout_round(
-    engine: RolloutEngine,
-    runtime: RewardRuntime,
-    samples: Sequence[Sample],
-    cfg: GRPOConfig,
-    step_seed: int,
-) -> Rollouts:
-    sampling = SamplingParams(
-        max_new_tokens=cfg.rollout.max_new_tokens,
-        temperature=cfg.rollout.temperature,
-        top_p=cfg.rollout.top_p,
-        seed=step_seed,
-    )
-    groups = engine.generate(samples, n=cfg.algo.group_size, sampling=sampling)
-    texts = [t for g in groups for t in g.texts]
-    rows = [g.sample for g in groups for _ in g.texts]
-    result = runtime.score_batch(texts, rows, extra=reward_specs(cfg.reward))
-    scores = torch.tensor(result.rewards, dtype=torch.float32)
-    if cfg.train.random_reward:
-        generator = torch.Generator().manual_seed(step_seed)
-        scores = torch.randint(0, 2, scores.shape, generator=generator).float()
-    return Rollouts(groups, scores, torch.tensor(result.mask), [result])
-
-
-def collect(
-    engine: RolloutEngine,
-    runtime: RewardRuntime,
-    batches: Batches,
-    samples: list[Sample],
-    cfg: GRPOConfig,
-    algo: LossPreset,
-    step: int,
-) -> tuple[Rollouts, dict[str, float]]:
-    """Sample one step's groups; with dynamic sampling, drop zero-variance groups and refill."""
-    want, g = cfg.algo.prompts_per_step, cfg.algo.group_size
-    kept: list[Rollouts] = []
-    n_kept, rounds, dropped = 0, 0, 0
-    max_rounds = 1 + (cfg.algo.max_refill_rounds if algo.dynamic_sampling else 0)
-    while n_kept < want and rounds < max_rounds:
-        # Every round samples a full batch of prompts: generation is batched, so a full round
-        # costs about as much as a short one, and surplus groups are simply not used.
-        chosen = [samples[i] for i in batches.next(want)]
-        seed = cfg.run.seed * 7919 + step + 104_729 * rounds
-        r = _rollout_round(engine, runtime, chosen, cfg, step_seed=seed)
-        if algo.dynamic_sampling:
-            flat = zero_variance_groups(r.scores, group_size=g, atol=cfg.algo.zero_variance_atol)
-            r = select_groups(r, [i for i, flat_i in enumerate(flat.tolist()) if not flat_i], g)
-            dropped += int(flat.sum())
-        kept.append(r)
-        n_kept += len(r.groups)
-        rounds += 1
-    merged = select_groups(concat_rollouts(kept), list(range(min(want, n_kept))), g)
-    return merged, {
-        "rollout/rounds": rounds,
-        "rollout/dropped_groups": dropped,
-        "rollout/refill_short": max(0, want - n_kept),
-    }
-
-
 def _train_step(
     backend: TrainBackend,
     ref: torch.nn.Module | None,
@@ -447,16 +379,21 @@ def _evaluate(
 
 def train(cfg: GRPOConfig) -> GRPOResult:
     """Run the GRPO stage; resumes from the run's last checkpoint when one exists."""
-    with open_cluster(cfg.distributed):  # a Ray cluster for `distributed.kind: ray`
-        return _train(cfg)
-
-
-def _train(cfg: GRPOConfig) -> GRPOResult:
     cfg.algo.overlong_buffer_for(cfg.rollout.max_new_tokens)  # fail before writing anything
     check_engine(cfg.rollout)
     dist = launch(cfg.backend)
-    separate = cfg.rollout.engine != "hf" or cfg.distributed.kind != "none"
-    check_weight_sync(cfg.backend, dist, separate_engine=separate)
+    d = cfg.distributed
+    if dist.world_size > 1 and d.kind == "ray" and not d.rollout_workers:
+        raise ValueError(
+            "on several ranks, Ray runs on rank 0 and drives the rollouts: set "
+            "distributed.rollout_workers > 0, or distributed.kind: none to score on every rank"
+        )
+    # a Ray cluster for `distributed.kind: ray`, on rank 0 (which drives the actors)
+    with open_cluster(d if dist.is_main else DistributedConfig()):
+        return _train(cfg, dist)
+
+
+def _train(cfg: GRPOConfig, dist: Dist) -> GRPOResult:
     seed_everything(cfg.run.seed)
     samples, data_hash = load_rows(cfg.data)
     held_out, eval_hash = load_rows(cfg.eval_data) if cfg.eval_data else ([], None)
@@ -482,6 +419,8 @@ def _train(cfg: GRPOConfig) -> GRPOResult:
         model_dir=model_dir,
         seed=cfg.run.seed,
         distributed=cfg.distributed,
+        dist=dist,
+        zero3=cfg.backend.kind == "deepspeed" and cfg.backend.zero_stage == 3,
     )
     seed_everything(cfg.run.seed)  # vLLM seeds the process as it starts: same state for both
     ref = None
@@ -534,11 +473,11 @@ class _LoopState:
 def _loop(
     cfg: GRPOConfig, s: _LoopState, step: int, *, fresh: bool
 ) -> tuple[float | None, float | None, int]:
-    engine = s.rollout.engine
     before = after = None
     trained_s = 0.0
+    ray = cfg.distributed if s.backend.dist.is_main else None  # Ray lives on rank 0
     with (
-        open_runtime(cfg.reward, cfg.distributed) as runtime,
+        open_runtime(cfg.reward, ray) as runtime,
         tqdm(
             total=cfg.train.max_steps,
             initial=step,
@@ -554,7 +493,7 @@ def _loop(
             if cfg.train.max_seconds is not None and trained_s >= cfg.train.max_seconds:
                 break
             start = time.perf_counter()
-            rollouts, metrics = collect(engine, runtime, s.batches, s.samples, cfg, s.algo, step)
+            rollouts, metrics = collect(s.rollout, runtime, s.batches, s.samples, cfg, s.algo, step)
             metrics.update(rollout_metrics(rollouts, time.perf_counter() - start))
             if rollouts.groups:
                 metrics.update(

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from rlvr.backends import Dist, check_weight_sync, launch
+from rlvr.backends import Dist, launch
 from rlvr.sections import BackendConfig, OptimConfig
 
 
@@ -66,14 +66,3 @@ def test_deepspeed_config_leaves_accumulation_and_averaging_to_the_trainer() -> 
     assert offload["zero_optimization"]["offload_optimizer"] == {"device": "cpu"}
     assert offload["zero_optimization"]["overlap_comm"] is True
     assert cfg["zero_optimization"]["contiguous_gradients"] is False
-
-
-def test_several_ranks_refuse_engines_that_keep_their_own_weights() -> None:
-    zero3 = BackendConfig(kind="deepspeed", zero_stage=3)
-    with pytest.raises(ValueError, match=r"several ranks .*rollout\.engine: hf"):
-        check_weight_sync(zero3, Dist(0, 2), separate_engine=True)
-    with pytest.raises(ValueError, match="several ranks"):
-        check_weight_sync(BackendConfig(kind="deepspeed"), Dist(0, 2), separate_engine=True)
-    check_weight_sync(zero3, Dist(0, 2), separate_engine=False)
-    check_weight_sync(zero3, Dist(), separate_engine=True)  # one rank: gathered weights
-    check_weight_sync(BackendConfig(kind="deepspeed"), Dist(), separate_engine=True)

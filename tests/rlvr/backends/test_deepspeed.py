@@ -2,7 +2,8 @@
 
 Each test launches `rlvr train` in two processes (gloo, `DS_ACCELERATOR=cpu`) and compares the
 logged losses, gradient norms and the saved HF-format final model with a one-process torch run of
-the same config.
+the same config. GRPO runs that must match set `rollout.data_parallel: false` (every rank samples
+the whole batch, as one process does); with it on, each rank samples its own prompts.
 """
 
 from __future__ import annotations
@@ -53,7 +54,7 @@ def grpo_data(tmp_path: Path, model: Path, name: str, backend: dict) -> dict:
             "num_iterations": 2,
             "micro_batch_size": 2,
         },
-        "rollout": {"max_new_tokens": 6},
+        "rollout": {"max_new_tokens": 6, "data_parallel": False},
         "optim": {"lr": 1e-3},
         "backend": backend,
         "train": {"max_steps": 2, "save_every": 2, "random_reward": True},
@@ -129,3 +130,56 @@ def test_zero3_gathers_weights_for_the_vllm_engine(tmp_path: Path, tiny_model: P
     gaps = metrics(tmp_path / "runs/ds", "sync/parity_gap")
     assert len(gaps) == 2 and max(gaps) < 1e-4
     assert_same_run(tmp_path, "ds", ("train/loss", "train/grad_norm", "reward/mean"))
+
+
+def test_grpo_two_ranks_sample_their_own_prompts(tmp_path: Path, tiny_model: Path) -> None:
+    # data-parallel generation (the default): rank r samples its half with its own seed, so the
+    # run differs from the one-process run but every rank trains on the same gathered batch
+    data = grpo_data(tmp_path, tiny_model, "ds", {"kind": "deepspeed", "zero_stage": 2})
+    data["rollout"]["data_parallel"] = True
+    launch(write_config(tmp_path / "ds.yaml", data), 2)
+    losses = metrics(tmp_path / "runs/ds", "train/loss")
+    lengths = metrics(tmp_path / "runs/ds", "completion/length_mean")
+    assert len(losses) == 2 and all(torch.isfinite(torch.tensor(losses)))
+    assert len(lengths) == 2 and all(x > 0 for x in lengths)
+    before, after = weights(tiny_model), weights(tmp_path / "runs/ds/final")
+    assert any(not torch.equal(before[k], after[k]) for k in before)
+
+
+@pytest.mark.vllm
+def test_grpo_two_ranks_each_with_a_vllm_engine_match_torch(
+    tmp_path: Path, tiny_model: Path
+) -> None:
+    # ZeRO-3 on two ranks: every rank gathers the full weights for its own engine
+    # (vLLM's external_launcher); with data_parallel off both sample the whole batch
+    pytest.importorskip("vllm")
+    backend = {"kind": "deepspeed", "zero_stage": 3}
+    data, torch_data = (
+        grpo_data(tmp_path, tiny_model, name, b) for name, b in (("ds", backend), ("torch", {}))
+    )
+    for d in (data, torch_data):
+        d["algo"]["num_iterations"] = 1
+        d["rollout"]["engine"] = "vllm"
+    grpo.train(load_config(write_config(tmp_path / "torch.yaml", torch_data)))
+    launch(write_config(tmp_path / "ds.yaml", data), 2)
+    gaps = metrics(tmp_path / "runs/ds", "sync/parity_gap")
+    assert len(gaps) == 2 and max(gaps) < 1e-4
+    assert_same_run(tmp_path, "ds", ("train/loss", "train/grad_norm", "reward/mean"))
+
+
+@pytest.mark.slow
+def test_grpo_two_ranks_drive_ray_actors_from_rank_zero(tmp_path: Path, tiny_model: Path) -> None:
+    # rank 0 starts the Ray cluster, drives the rollout and reward actors and broadcasts the
+    # round; ZeRO-3 gathers on both ranks for the weight broadcast
+    pytest.importorskip("ray")
+    ray = {"kind": "ray", "rollout_workers": 1, "reward_workers": 1}
+    backend = {"kind": "deepspeed", "zero_stage": 3}
+    data, torch_data = (
+        grpo_data(tmp_path, tiny_model, name, b) for name, b in (("ds", backend), ("torch", {}))
+    )
+    for d in (data, torch_data):
+        d["distributed"] = ray
+    grpo.train(load_config(write_config(tmp_path / "torch.yaml", torch_data)))
+    launch(write_config(tmp_path / "ds.yaml", data), 2)
+    assert metrics(tmp_path / "runs/ds", "sync/count") == [1, 2]
+    assert_same_run(tmp_path, "ds", GRPO_KEYS)
