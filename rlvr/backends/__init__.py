@@ -87,6 +87,24 @@ class Dist:
         """This rank's contiguous share of `n` rows (sizes differ by at most one)."""
         return range(self.rank * n // self.world_size, (self.rank + 1) * n // self.world_size)
 
+    def micro_batches(self, n: int, micro: int) -> list[tuple[slice, bool]]:
+        """This rank's share of `n` rows in micro-batches of at most `micro`, as
+        `(rows, padding)`; every rank gets as many as the largest share needs.
+
+        ZeRO reduces gradients and gathers weights in each forward/backward, so every rank must
+        run the same number of passes: a rank whose share is a row shorter (or empty) ends with
+        a padding pass over one row (its first, else row 0), whose loss it scales by zero.
+        """
+        rows = self.shard(n)
+        first = rows.start if rows else 0
+        out = []
+        for start in range(rows.start, rows.start + -(-n // self.world_size), micro):
+            stop = min(start + micro, rows.stop)
+            out.append(
+                (slice(start, stop), False) if start < stop else (slice(first, first + 1), True)
+            )
+        return out
+
 
 def free_port() -> int:
     """A TCP port on 127.0.0.1 that was free a moment ago (for `MASTER_PORT`)."""

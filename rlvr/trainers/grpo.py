@@ -268,11 +268,8 @@ def policy_step(
     micro = cfg.algo.micro_batch_size or n
     global_tokens, global_seqs = int(mask.sum()), int((mask.sum(1) > 0).sum())
     totals: dict[str, float] = {}
-    local = backend.dist.shard(n)
-    # a rank without rows (fewer rows than ranks) runs row 0 at zero weight to join collectives
-    starts, stop = (local, local.stop) if local else (range(1), 1)
-    for start in starts[::micro]:
-        rows = slice(start, min(start + micro, stop))
+    # every rank runs as many passes as the largest share needs (padding passes at zero weight)
+    for rows, padding in backend.dist.micro_batches(n, micro):
         logprobs, logits = token_logprobs(
             backend.forward_model,
             batch[rows],
@@ -310,7 +307,7 @@ def policy_step(
         if cfg.algo.entropy_coef:
             ent_sum = (entropy * mask[rows]).sum() / global_tokens
             loss = loss - cfg.algo.entropy_coef * ent_sum
-        if not local:
+        if padding:
             backend.backward(loss * 0.0)
             continue
         backend.backward(loss)

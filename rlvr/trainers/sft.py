@@ -132,20 +132,14 @@ def _step(
 
     Each rank takes its share of `pairs`; the normaliser counts the whole batch's tokens. Every
     rank runs as many micro-batches as the largest share needs (ZeRO reduces gradients and
-    gathers weights in each forward/backward, so the counts must match): a rank whose share is
-    one row shorter ends with a zero-weight pass over its first row when it runs out.
+    gathers weights in each forward/backward, so the counts must match; `Dist.micro_batches`):
+    a rank whose share is one row shorter ends with a zero-weight pass over one row.
     """
     n_tokens = sum(len(c) for _, c in pairs)
     model = backend.forward_model
     stats = {"loss": 0.0, "token_accuracy": 0.0}
-    rows = backend.dist.shard(len(pairs))
-    largest = -(-len(pairs) // backend.dist.world_size)
-    for start in range(rows.start, rows.start + largest, micro):
-        chunk = pairs[start : min(start + micro, rows.stop)]
-        padding = not chunk
-        if padding:
-            chunk = pairs[rows.start : rows.start + 1]
-        batch = pad_pairs(chunk, pad_id=pad_id)
+    for rows, padding in backend.dist.micro_batches(len(pairs), micro):
+        batch = pad_pairs(pairs[rows], pad_id=pad_id)
         first = batch.completion_start  # logits of the completion window only
         logits = model(
             input_ids=batch.input_ids,

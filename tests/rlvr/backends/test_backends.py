@@ -66,3 +66,16 @@ def test_deepspeed_config_leaves_accumulation_and_averaging_to_the_trainer() -> 
     assert offload["zero_optimization"]["offload_optimizer"] == {"device": "cpu"}
     assert offload["zero_optimization"]["overlap_comm"] is True
     assert cfg["zero_optimization"]["contiguous_gradients"] is False
+
+
+def test_micro_batches_are_as_many_on_every_rank() -> None:
+    for n in range(1, 10):
+        for world in (1, 2, 3):
+            parts = [Dist(rank, world).micro_batches(n, 2) for rank in range(world)]
+            assert len({len(p) for p in parts}) == 1, (n, world)
+            real = [i for p in parts for rows, pad in p if not pad for i in range(n)[rows]]
+            assert real == list(range(n))
+            assert all(rows.stop - rows.start == 1 for p in parts for rows, pad in p if pad)
+    # 8 rows over 3 ranks (2/3/3), micro 2: rank 0 pads its second pass with its first row
+    assert Dist(0, 3).micro_batches(8, 2) == [(slice(0, 2), False), (slice(0, 1), True)]
+    assert Dist(0, 2).micro_batches(1, 4) == [(slice(0, 1), True)]  # empty share: row 0
