@@ -42,7 +42,7 @@ Implementation details:
      cache bypassed) and by the trainer model (`token_logprobs`); the mean absolute difference
      of the per-token log-probabilities is the gap. In float32 on CPU it is below 1e-6 after a
      sync; in lower precision it grows, so measure it after a sync and set the tolerance above.
-  9. In a launch of several ranks (DeepSpeed), every rank builds its own engine, in its own
+  9. In a launch of several ranks (DeepSpeed), every rank builds its own engine in the rank's
      process, as vLLM's `external_launcher` over the trainer's process group; building the
      engines is collective, generating is not (each rank samples its own prompts).
  10. Side effects of an in-process engine on CPU: vLLM's worker replaces `torch.set_num_threads`
@@ -143,29 +143,6 @@ def _unique_storage(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
             seen.add(key)
             out[name] = tensor.detach().to("cpu").contiguous()
     return out
-
-
-def probe_logprobs(
-    model: torch.nn.Module, tokenizer: PreTrainedTokenizerBase, probe: tuple[Prompt, str] = PROBE
-) -> tuple[list[int], torch.Tensor]:
-    """The trainer's side of the parity probe: the probe's token ids `[L]` and `model`'s
-    log-probabilities of every token after the first, `[L-1]` (float32, CPU).
-
-    Under ZeRO-3 the forward pass is collective: in a launch of several ranks, the ranks that
-    hold no engine call this while rank 0 runs `VLLMEngine.check_parity`.
-    """
-    prompt = render_prompt(tokenizer, probe[0])
-    ids = list(tokenizer(prompt, add_special_tokens=False)["input_ids"])
-    ids += list(tokenizer(probe[1], add_special_tokens=False)["input_ids"])
-    pad = tokenizer.pad_token_id
-    batch = pad_pairs([(ids[:1], ids[1:])], pad_id=0 if pad is None else pad)
-    was_training = model.training
-    model.eval()
-    device = next(model.parameters()).device
-    with torch.no_grad():
-        train = token_logprobs(model, batch.to(device))[0][0].float().cpu()  # [L-1]
-    model.train(was_training)
-    return ids, train
 
 
 class VLLMEngine:
@@ -387,12 +364,21 @@ class VLLMEngine:
         from vllm import SamplingParams as VLLMSamplingParams
         from vllm.inputs import TokensPrompt
 
-        ids, train = probe_logprobs(model, self.tokenizer, probe)  # [L], [L-1]
+        prompt_ids = self._encode([probe[0]])[0]
+        completion_ids = list(self.tokenizer(probe[1], add_special_tokens=False)["input_ids"])
+        ids = prompt_ids + completion_ids
         params = VLLMSamplingParams(max_tokens=1, temperature=0.0, prompt_logprobs=0)
         (out,) = self.llm.generate([TokensPrompt(prompt_token_ids=ids)], params, use_tqdm=False)
         infer = torch.tensor(
             [pos[t].logprob for t, pos in zip(ids[1:], out.prompt_logprobs[1:], strict=True)]
         )  # [L-1]
+        pad = self.tokenizer.pad_token_id
+        batch = pad_pairs([(ids[:1], ids[1:])], pad_id=0 if pad is None else pad)
+        was_training = model.training
+        model.eval()
+        device = next(model.parameters()).device
+        train = token_logprobs(model, batch.to(device))[0][0].float().cpu()  # [L-1]
+        model.train(was_training)
         gap = float((infer - train).abs().mean())
         self.last_parity_gap = gap
         if not gap <= tolerance:
