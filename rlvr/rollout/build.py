@@ -98,8 +98,8 @@ class RolloutConfig:
     batch_size: int = 256
     """Completions per `generate` call (hf engine; vLLM schedules its own batches)."""
     data_parallel: bool = True
-    """On several DeepSpeed ranks (hf engine, ZeRO 0-2), each rank generates its share of the
-    prompts; false: every rank generates all of them, as one process would."""
+    """On several DeepSpeed ranks (hf under ZeRO 0-2, vllm), each rank generates its share of
+    the prompts; false: every rank generates all of them, as one process would."""
     vllm: VLLMConfig = field(default_factory=VLLMConfig)
     """Weight sync, parity probe and memory of the vllm engine."""
 
@@ -161,12 +161,9 @@ class Rollout:
             StaleWeightsError: the parity probe after this sync failed.
         """
         self.updates += 1
-        kind = self.kind
-        if kind == "hf" or (kind == "vllm" and self.updates % self.cfg.vllm.sync_every):
+        if self.kind == "hf" or (self.kind == "vllm" and self.updates % self.cfg.vllm.sync_every):
             return {}
         self.syncs += 1
-        every = self.cfg.vllm.parity_every if kind == "vllm" else 0
-        probe_due = bool(every) and self.syncs % every == 0
         if self.engine is None:  # rank > 0 of a driver placement: join the collective gathers
             for _ in weights() if weights is not None else ():
                 pass
@@ -179,7 +176,8 @@ class Rollout:
         assert self._vllm is not None
         self._vllm.update_weights(model, weights=pairs)
         metrics = {"sync/seconds": float(self._vllm.last_sync_s or 0.0), "sync/count": self.syncs}
-        if probe_due:
+        every = self.cfg.vllm.parity_every
+        if every and self.syncs % every == 0:
             start = time.perf_counter()
             gap = self._vllm.check_parity(model, tolerance=self.cfg.vllm.parity_tolerance)
             metrics["sync/parity_gap"] = gap

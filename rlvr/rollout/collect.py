@@ -11,8 +11,8 @@ Implementation details:
      - `replicate`: every rank generates every prompt with the same seed (identical groups: a
        one-process run's), then scores only its share of the groups; the scored parts are
        gathered as for `shard`.
-     - `driver`: rank 0 generates and scores the whole round (vLLM or Ray engines live there);
-       the other ranks receive it by broadcast.
+     - `driver`: rank 0 generates and scores the whole round (the Ray actors are driven from
+       there); the other ranks receive it by broadcast.
   2. With `train.random_reward` the coin flips are drawn for the whole gathered round from the
      round's seed, so they do not depend on the number of ranks.
   3. Dynamic sampling (DAPO) decides on the gathered round, so every rank keeps the same groups
@@ -44,11 +44,10 @@ RANK_SEED_STRIDE = 1_000_003
 """Seed offset between ranks that generate different prompts (`shard` placement)."""
 
 
-def _score(groups: list[RolloutGroup], runtime: RewardRuntime | None, cfg: GRPOConfig) -> Rollouts:
+def _score(groups: list[RolloutGroup], runtime: RewardRuntime, cfg: GRPOConfig) -> Rollouts:
     texts = [t for g in groups for t in g.texts]
-    if not texts or runtime is None:
-        empty = torch.zeros(len(texts))
-        return Rollouts(groups, empty, torch.ones(len(texts), dtype=torch.bool), [])
+    if not texts:  # a rank whose share of the prompts is empty
+        return Rollouts(groups, torch.zeros(0), torch.ones(0, dtype=torch.bool), [])
     rows = [g.sample for g in groups for _ in g.texts]
     result = runtime.score_batch(texts, rows, extra=reward_specs(cfg.reward))
     scores = torch.tensor(result.rewards, dtype=torch.float32)
@@ -57,13 +56,13 @@ def _score(groups: list[RolloutGroup], runtime: RewardRuntime | None, cfg: GRPOC
 
 def sample_round(
     rollout: Rollout,
-    runtime: RewardRuntime | None,
+    runtime: RewardRuntime,
     samples: Sequence[Sample],
     cfg: GRPOConfig,
     seed: int,
 ) -> Rollouts:
     """Generate `cfg.algo.group_size` completions per sample and score them; the whole round
-    on every rank. `runtime` may be None only on ranks that do not score (`driver`, rank > 0)."""
+    on every rank (`runtime` is unused on the ranks > 0 of a `driver` placement)."""
     dist, n = rollout.dist, cfg.algo.group_size
 
     def sampling(seed: int) -> SamplingParams:
@@ -81,13 +80,12 @@ def sample_round(
         r = dist.broadcast_object(part)
         assert isinstance(r, Rollouts)
     else:
+        assert rollout.engine is not None
         local = dist.shard(len(samples))
         if rollout.placement == "replicate":
-            assert rollout.engine is not None
             groups = rollout.engine.generate(samples, n=n, sampling=sampling(seed))
             groups = groups[local.start : local.stop]
         else:
-            assert rollout.engine is not None
             mine = samples[local.start : local.stop]
             groups = rollout.engine.generate(
                 mine, n=n, sampling=sampling(seed + RANK_SEED_STRIDE * dist.rank)
@@ -101,7 +99,7 @@ def sample_round(
 
 def collect(
     rollout: Rollout,
-    runtime: RewardRuntime | None,
+    runtime: RewardRuntime,
     batches: Batches,
     samples: list[Sample],
     cfg: GRPOConfig,
