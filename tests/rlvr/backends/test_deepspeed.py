@@ -78,11 +78,11 @@ def assert_same_run(
     assert (got / "checkpoints/step-00000002/deepspeed").is_dir()
 
 
-def run_pair(tmp_path: Path, data: dict, torch_data: dict) -> None:
-    """The torch run in this process, then the DeepSpeed run on two ranks."""
+def run_pair(tmp_path: Path, data: dict, torch_data: dict, ranks: int = 2) -> None:
+    """The torch run in this process, then the DeepSpeed run on `ranks` ranks."""
     trainer = sft if data["stage"] == "sft" else grpo
     trainer.train(load_config(write_config(tmp_path / "torch.yaml", torch_data)))
-    launch(write_config(tmp_path / "ds.yaml", data), 2)
+    launch(write_config(tmp_path / "ds.yaml", data), ranks)
 
 
 SFT_KEYS = ("train/loss", "train/grad_norm", "train/token_accuracy")
@@ -115,20 +115,30 @@ def test_grpo_two_ranks_match_torch(tmp_path: Path, tiny_model: Path, stage: int
     assert_same_run(tmp_path, "ds", GRPO_KEYS)
 
 
-@pytest.mark.vllm
-def test_zero3_gathers_weights_for_the_vllm_engine(tmp_path: Path, tiny_model: Path) -> None:
-    # one rank, ZeRO-3: the parameters are partitioned, so the sync must gather them; the
-    # parity probe after each sync would stop the run on a partial or stale copy
-    pytest.importorskip("vllm")
+def zero3_grpo_pair(tmp_path: Path, model: Path, **sections: dict) -> tuple[dict, dict]:
+    """GRPO configs of a ZeRO-3 run and its torch reference, each section updated alike."""
     backend = {"kind": "deepspeed", "zero_stage": 3}
-    data, torch_data = (
-        grpo_data(tmp_path, tiny_model, name, b) for name, b in (("ds", backend), ("torch", {}))
+    pair = grpo_data(tmp_path, model, "ds", backend), grpo_data(tmp_path, model, "torch", {})
+    for data in pair:
+        for name, values in sections.items():
+            data[name] = {**data.get(name, {}), **values}
+    return pair
+
+
+@pytest.mark.vllm
+@pytest.mark.parametrize("ranks", [1, 2], ids=["one-rank", "two-ranks"])
+def test_zero3_gathers_weights_for_the_vllm_engine(
+    tmp_path: Path, tiny_model: Path, ranks: int
+) -> None:
+    # ZeRO-3: the parameters are partitioned, so the sync must gather them; the parity probe
+    # after each sync would stop the run on a partial or stale copy. On two ranks every rank
+    # gathers the full weights for its own engine (vLLM's external_launcher); with
+    # data_parallel off both sample the whole batch
+    pytest.importorskip("vllm")
+    data, torch_data = zero3_grpo_pair(
+        tmp_path, tiny_model, algo={"num_iterations": 1}, rollout={"engine": "vllm"}
     )
-    for d in (data, torch_data):
-        d["algo"]["num_iterations"] = 1
-        d["rollout"]["engine"] = "vllm"
-    grpo.train(load_config(write_config(tmp_path / "torch.yaml", torch_data)))
-    launch(write_config(tmp_path / "ds.yaml", data), 1)
+    run_pair(tmp_path, data, torch_data, ranks)
     gaps = metrics(tmp_path / "runs/ds", "sync/parity_gap")
     assert len(gaps) == 2 and max(gaps) < 1e-4
     assert_same_run(tmp_path, "ds", ("train/loss", "train/grad_norm", "reward/mean"))
@@ -148,40 +158,13 @@ def test_grpo_two_ranks_sample_their_own_prompts(tmp_path: Path, tiny_model: Pat
     assert any(not torch.equal(before[k], after[k]) for k in before)
 
 
-@pytest.mark.vllm
-def test_grpo_two_ranks_each_with_a_vllm_engine_match_torch(
-    tmp_path: Path, tiny_model: Path
-) -> None:
-    # ZeRO-3 on two ranks: every rank gathers the full weights for its own engine
-    # (vLLM's external_launcher); with data_parallel off both sample the whole batch
-    pytest.importorskip("vllm")
-    backend = {"kind": "deepspeed", "zero_stage": 3}
-    data, torch_data = (
-        grpo_data(tmp_path, tiny_model, name, b) for name, b in (("ds", backend), ("torch", {}))
-    )
-    for d in (data, torch_data):
-        d["algo"]["num_iterations"] = 1
-        d["rollout"]["engine"] = "vllm"
-    grpo.train(load_config(write_config(tmp_path / "torch.yaml", torch_data)))
-    launch(write_config(tmp_path / "ds.yaml", data), 2)
-    gaps = metrics(tmp_path / "runs/ds", "sync/parity_gap")
-    assert len(gaps) == 2 and max(gaps) < 1e-4
-    assert_same_run(tmp_path, "ds", ("train/loss", "train/grad_norm", "reward/mean"))
-
-
 @pytest.mark.slow
 def test_grpo_two_ranks_drive_ray_actors_from_rank_zero(tmp_path: Path, tiny_model: Path) -> None:
     # rank 0 starts the Ray cluster, drives the rollout and reward actors and broadcasts the
     # round; ZeRO-3 gathers on both ranks for the weight broadcast
     pytest.importorskip("ray")
     ray = {"kind": "ray", "rollout_workers": 1, "reward_workers": 1}
-    backend = {"kind": "deepspeed", "zero_stage": 3}
-    data, torch_data = (
-        grpo_data(tmp_path, tiny_model, name, b) for name, b in (("ds", backend), ("torch", {}))
-    )
-    for d in (data, torch_data):
-        d["distributed"] = ray
-    grpo.train(load_config(write_config(tmp_path / "torch.yaml", torch_data)))
-    launch(write_config(tmp_path / "ds.yaml", data), 2)
+    data, torch_data = zero3_grpo_pair(tmp_path, tiny_model, distributed=ray)
+    run_pair(tmp_path, data, torch_data)
     assert metrics(tmp_path / "runs/ds", "sync/count") == [1, 2]
     assert_same_run(tmp_path, "ds", GRPO_KEYS)
