@@ -26,6 +26,7 @@ from dataclasses import dataclass
 import torch
 
 from rlvr.data.types import Prompt
+from rlvr.models.kv_cache import forward_cached, new_cache
 from rlvr.rollout.hf import render_prompt
 
 
@@ -109,8 +110,8 @@ def token_logprobs(
     """Log-probabilities of the tokens at columns `start..L-1` and the logits that gave them.
 
     Args:
-        model: A causal LM whose forward accepts `logits_to_keep` and `past_key_values`
-            (transformers >= 4.50 models).
+        model: A causal LM whose forward accepts `logits_to_keep` and a KV cache
+            (`rlvr.models.kv_cache`).
         batch: The token batch.
         temperature: Logits are divided by it first (the sampling temperature).
         start: First target column, >= 1; `batch.completion_start` skips the shared prompt.
@@ -161,23 +162,24 @@ def _shared_prefix_logits(
 ) -> torch.Tensor:
     """Logits of positions `start-1 .. L-2`, `[B, L-start, V]`, with the prefix run once per run."""
     first_rows = torch.cat([runs.new_zeros(1), (runs[1:] != runs[:-1]).nonzero()[:, 0] + 1])
-    head = model(
+    cache = new_cache(model.config)
+    head = forward_cached(
+        model,
+        cache,
         input_ids=batch.input_ids[first_rows, :start],  # [R, S]
         attention_mask=batch.attention_mask[first_rows, :start],
-        use_cache=True,
         logits_to_keep=1,
     )
-    cache = head.past_key_values
     cache.batch_select_indices(runs)  # each row continues from its run's keys and values
-    tail = model(
+    tail = forward_cached(
+        model,
+        cache,
         input_ids=batch.input_ids[:, start:],  # [B, L-start]
         attention_mask=batch.attention_mask,
-        past_key_values=cache,
-        use_cache=True,
         logits_to_keep=batch.input_ids.shape[1] - start,
     )
-    last_head = head.logits[:, -1:].float()[runs]  # [B, 1, V]: predicts column `start`
-    return torch.cat([last_head, tail.logits[:, :-1].float()], dim=1)
+    last_head = head[:, -1:].float()[runs]  # [B, 1, V]: predicts column `start`
+    return torch.cat([last_head, tail[:, :-1].float()], dim=1)
 
 
 class Batches:

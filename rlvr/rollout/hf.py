@@ -1,30 +1,30 @@
-"""Rollouts with transformers `generate`: the embedded default engine.
+"""Rollouts with a transformers model: the embedded default engine.
 
 The engine shares the trainer's model object, so `update_weights` has nothing to copy: the next
 `generate` call always sees the current weights.
 
 Implementation details:
-  1. Prompts are left-padded and generated in batches of `batch_size`; each prompt is repeated
-     `n` times through `num_return_sequences`.
+  1. Prompts are left-padded and generated in batches of `batch_size` completions.
   2. A completion ends at the first EOS id of the generation config (`<|endoftext|>` or
      `<|im_end|>` for the tiny models); that token is kept, everything after it is dropped.
      `finish_reason` is `stop` when it ended on EOS, `length` when it hit `max_new_tokens`.
   3. Sampling log-probabilities are those of the distribution each token was drawn from:
-     `log_softmax` of the logits after the temperature and top-p processors (the trainer
-     recomputes the same at the sampling temperature, so with `top_p = 1` the two agree up to
-     numerics; their gap is the train/inference mismatch). Greedy decoding reports the raw
-     (temperature 1) log-probabilities.
-  4. `generate` prepares the inputs, the cache, the logits processors and the stopping criteria
-     as usual, and runs `decode_loop` as its decoding method (`custom_generate`). Compared with
-     the stock sampling loop it draws each token by inverting the row's cumulative
-     distribution at one uniform number (`sample_rows`: the same distribution as
-     `torch.multinomial`, about 20x faster on CPU), asks the model for the last position's
-     logits only, and keeps each sampled token's log-probability instead of every step's full
-     logits. Greedy output is identical to stock `generate` (tested).
-  5. Each prompt goes through the prefill once: `generate` gets the prompts unexpanded and
-     `decode_loop` repeats each one's KV cache and first logits `n` times (`prefill_repeats`),
-     so the `n` completions of a prompt share one prefill; the samples equal those of stock
-     `num_return_sequences=n` expansion for the same seed (tested).
+     `log_softmax` of the logits after temperature and top-p (the trainer recomputes the same at
+     the sampling temperature, so with `top_p = 1` the two agree up to numerics; their gap is the
+     train/inference mismatch). Greedy decoding reports the raw (temperature 1) log-probabilities.
+  4. The decoding loop is rlvr's own (`decode`): it builds the KV cache itself
+     (`rlvr.models.kv_cache`), calls the model forward directly and applies only what
+     `SamplingParams` says (temperature, top-p), never the model's own generation-config
+     defaults such as a repetition penalty, which the trainer's log-probabilities would not
+     see. It draws each token by inverting the row's cumulative distribution at one uniform
+     number (`sample_rows`: the same distribution as `torch.multinomial`, about 20x faster on
+     CPU), asks the model for the last position's logits only, and keeps each sampled token's
+     log-probability. Greedy output is identical to stock `generate` (tested), so the loop
+     depends on no part of `generate`'s contract with custom decoding loops, which changed
+     between transformers releases.
+  5. Each prompt goes through the prefill once: `decode` repeats each one's KV cache and first
+     logits `n` times (`repeats`), so the `n` completions of a prompt share one prefill; the
+     samples equal those of decoding each prompt repeated `n` times for the same seed (tested).
 """
 
 from __future__ import annotations
@@ -34,9 +34,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import torch
-from transformers import GenerationConfig, PreTrainedModel, PreTrainedTokenizerBase
+from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from rlvr.data.types import Prompt, RolloutGroup, Sample
+from rlvr.models.kv_cache import forward_cached, new_cache
 
 
 @dataclass(frozen=True)
@@ -76,20 +77,12 @@ def eos_ids(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase) -> list[
 
 @dataclass(frozen=True)
 class Decoded:
-    """What `decode_loop` returns through `generate`."""
+    """What `decode` returns."""
 
     sequences: torch.Tensor
-    """Prompt ids followed by the new tokens (pad after a row finished), `[B, P + T]`."""
+    """Prompt ids followed by the new tokens (pad after a row finished), `[B*repeats, P + T]`."""
     logprobs: torch.Tensor
-    """Sampling log-probability of each new token (0 after a row finished), `[B, T]`."""
-
-
-def _as_list(ids: int | list[int] | torch.Tensor | None) -> list[int]:
-    if ids is None:
-        return []
-    if isinstance(ids, torch.Tensor):
-        return [int(i) for i in ids.reshape(-1).tolist()]
-    return [ids] if isinstance(ids, int) else [int(i) for i in ids]
+    """Sampling log-probability of each new token (0 after a row finished), `[B*repeats, T]`."""
 
 
 def sample_rows(probs: torch.Tensor) -> torch.Tensor:
@@ -103,91 +96,97 @@ def sample_rows(probs: torch.Tensor) -> torch.Tensor:
     return torch.searchsorted(cdf, u, right=True).squeeze(-1).clamp_(max=probs.shape[-1] - 1)
 
 
+def nucleus(scores: torch.Tensor, top_p: float) -> torch.Tensor:
+    """`scores` `[B, V]` with every token outside the top-p nucleus set to -inf.
+
+    The nucleus is the smallest set of most likely tokens whose probability mass reaches
+    `top_p`; the most likely token always stays.
+    """
+    if top_p >= 1.0:
+        return scores
+    ranked, order = scores.sort(dim=-1, descending=True)  # [B, V]
+    probs = ranked.softmax(dim=-1)
+    mass_before = probs.cumsum(dim=-1) - probs  # [B, V]: mass of the more likely tokens
+    drop = mass_before >= top_p
+    drop[:, 0] = False
+    return scores.masked_fill(drop.scatter(1, order, drop), float("-inf"))
+
+
 @torch.no_grad()
-def decode_loop(
+def decode(
     model: Any,
     input_ids: torch.Tensor,
-    logits_processor: Any,
-    stopping_criteria: Any,
-    generation_config: GenerationConfig,
-    prefill_repeats: int = 1,
-    **model_kwargs: Any,
+    attention_mask: torch.Tensor,
+    *,
+    max_new_tokens: int,
+    eos: Sequence[int],
+    pad_id: int,
+    temperature: float = 1.0,
+    top_p: float = 1.0,
+    repeats: int = 1,
 ) -> Decoded:
-    """Sampling or greedy decoding loop for `generate(custom_generate=decode_loop)`.
+    """Sample (or, at `temperature` 0, greedily pick) up to `max_new_tokens` after each prompt.
 
-    `model_kwargs` are what `generate` prepared: `attention_mask`, `position_ids` and an empty
-    `past_key_values` cache. `prefill_repeats` (a keyword of `generate`, default 1) runs each
-    prompt row through the prefill once and then repeats its cache and logits that many times,
-    so `generate(num_return_sequences=1, prefill_repeats=n)` samples `n` completions per
-    prompt, rows in the same order as `num_return_sequences=n`, at 1/n of the prefill cost. A
-    row finishes at an EOS id or when a stopping criterion fires; the loop ends when every row
-    has finished or `max_length` is reached.
+    `input_ids` and `attention_mask` `[B, P]` are left-padded. Each prompt row runs through the
+    prefill once; its cache and first logits are then repeated `repeats` times, so the result
+    has `B * repeats` rows, row `b * repeats + r` being the r-th completion of prompt `b`. A row
+    finishes at an EOS id; the loop ends when every row has finished or `max_new_tokens` is
+    reached.
     """
+    if max_new_tokens <= 0:
+        raise ValueError(f"max_new_tokens must be positive, got {max_new_tokens}")
+    greedy = temperature == 0
     width = input_ids.shape[1]
-    max_new = int(generation_config.max_length or 0) - width
-    if max_new <= 0:
-        raise ValueError(f"nothing to generate: max_length {generation_config.max_length}")
-    pad = (_as_list(generation_config.pad_token_id) or [0])[0]
-    eos = torch.tensor(_as_list(generation_config.eos_token_id), device=input_ids.device)
-    attention_mask = model_kwargs.get("attention_mask")
-    if attention_mask is None:  # `generate` drops an all-ones mask
-        attention_mask = torch.ones_like(input_ids)
-    positions = model_kwargs.get("position_ids")
-    if positions is None:
-        positions = (attention_mask.cumsum(dim=1) - 1).clamp_(min=0)
-    cache = model_kwargs.get("past_key_values")
-    if cache is None:
-        raise ValueError("decode_loop needs the cache `generate` prepares (use_cache=True)")
-    out = model(
+    positions = (attention_mask.cumsum(dim=1) - 1).clamp_(min=0)  # [B, P]
+    cache = new_cache(model.config)
+    logits = forward_cached(
+        model,
+        cache,
         input_ids=input_ids,
         attention_mask=attention_mask,
         position_ids=positions,
-        past_key_values=cache,
-        use_cache=True,
         logits_to_keep=1,
-    )
-    logits = out.logits[:, -1].float()  # [B, V]
-    if prefill_repeats > 1:
+    )[:, -1].float()  # [B, V]
+    if repeats > 1:
         input_ids, attention_mask, positions, logits = (
-            t.repeat_interleave(prefill_repeats, dim=0)
+            t.repeat_interleave(repeats, dim=0)
             for t in (input_ids, attention_mask, positions, logits)
         )
-        cache.batch_repeat_interleave(prefill_repeats)
+        cache.batch_repeat_interleave(repeats)
     batch = input_ids.shape[0]
-    # whole-length buffers read through growing views (the mask is copied: transformers is
-    # slower on a strided one)
-    seq = input_ids.new_full((batch, width + max_new), pad)  # [B, P + T]
+    eos_t = torch.tensor(list(eos), device=input_ids.device)
+    # whole-length buffers read through growing views (the mask is copied: the attention mask
+    # code is slower on a strided one)
+    seq = input_ids.new_full((batch, width + max_new_tokens), pad_id)  # [B, P + T]
     seq[:, :width] = input_ids
-    mask = attention_mask.new_ones((batch, width + max_new))  # [B, P + T]
+    mask = attention_mask.new_ones((batch, width + max_new_tokens))  # [B, P + T]
     mask[:, :width] = attention_mask
     last_position = positions[:, -1:]  # [B, 1]
-    logprobs = torch.zeros(batch, max_new, device=input_ids.device)  # [B, T]
+    logprobs = torch.zeros(batch, max_new_tokens, device=input_ids.device)  # [B, T]
     done = torch.zeros(batch, dtype=torch.bool, device=input_ids.device)  # [B]
     steps = 0
     while True:
-        scores = logits_processor(seq[:, : width + steps], logits)
-        if generation_config.do_sample:
-            nxt = sample_rows(torch.softmax(scores, dim=-1))  # [B]
+        if greedy:
+            base = logits
+            nxt = logits.argmax(dim=-1)  # [B]
         else:
-            nxt = scores.argmax(dim=-1)
-        base = scores if generation_config.do_sample else logits  # [B, V]
+            base = nucleus(logits / temperature, top_p)  # [B, V]
+            nxt = sample_rows(torch.softmax(base, dim=-1))
         lp = base.gather(-1, nxt[:, None]).squeeze(-1) - torch.logsumexp(base, dim=-1)
-        seq[:, width + steps] = torch.where(done, pad, nxt)
+        seq[:, width + steps] = torch.where(done, pad_id, nxt)
         logprobs[:, steps] = torch.where(done, 0.0, lp)
         steps += 1
-        stop = stopping_criteria(seq[:, : width + steps], None)
-        done = done | torch.isin(nxt, eos) | stop
-        if steps == max_new or bool(done.all()):
+        done = done | torch.isin(nxt, eos_t)
+        if steps == max_new_tokens or bool(done.all()):
             break
-        out = model(
+        logits = forward_cached(
+            model,
+            cache,
             input_ids=seq[:, width + steps - 1 : width + steps],
             attention_mask=mask[:, : width + steps].contiguous(),
             position_ids=last_position + steps,
-            past_key_values=cache,
-            use_cache=True,
             logits_to_keep=1,
-        )
-        logits = out.logits[:, -1].float()  # [B, V]
+        )[:, -1].float()  # [B, V]
     return Decoded(seq[:, : width + steps], logprobs[:, :steps])
 
 
@@ -232,21 +231,18 @@ class HFEngine:
         enc = enc.to(self.model.device)
         if sampling.seed is not None:
             torch.manual_seed(sampling.seed)
-        greedy = sampling.temperature == 0
         was_training = self.model.training
         self.model.eval()
-        out = self.model.generate(  # type: ignore[operator]
-            **enc,
+        out = decode(
+            self.model,
+            enc["input_ids"],
+            enc["attention_mask"],
             max_new_tokens=sampling.max_new_tokens,
-            do_sample=not greedy,
-            temperature=None if greedy else sampling.temperature,
-            top_p=None if greedy else sampling.top_p,
-            top_k=None,
-            num_return_sequences=1,
-            prefill_repeats=n,
-            pad_token_id=self.tokenizer.pad_token_id,
-            eos_token_id=self.eos,
-            custom_generate=decode_loop,
+            eos=self.eos,
+            pad_id=self.tokenizer.pad_token_id,
+            temperature=sampling.temperature,
+            top_p=sampling.top_p,
+            repeats=n,
         )
         self.model.train(was_training)
         width = enc["input_ids"].shape[1]

@@ -11,7 +11,7 @@ from transformers import AutoModelForCausalLM, AutoTokenizer
 from rlvr.batching import pad_pairs, token_logprobs
 from rlvr.data import Sample
 from rlvr.rollout import HFEngine, SamplingParams, render_prompt
-from rlvr.rollout.hf import decode_loop, sample_rows
+from rlvr.rollout.hf import decode, nucleus, sample_rows
 
 
 @pytest.fixture(scope="module")
@@ -121,24 +121,45 @@ def test_seeded_rollouts_repeat_and_stop_reasons_match_tokens(engine: HFEngine) 
 
 
 def test_prefill_once_per_prompt_samples_like_expanded_prompts(engine: HFEngine) -> None:
-    # decode_loop's prefill_repeats=n against transformers' own expansion of each prompt n times
+    # decode's repeats=n against decoding each prompt repeated n times
     tok = engine.tokenizer
     tok.padding_side = "left"
     texts = [render_prompt(tok, s.prompt) for s in _samples(3)]
     enc = tok(texts, return_tensors="pt", padding=True, add_special_tokens=False)
-    common = {
-        "max_new_tokens": 10,
-        "do_sample": True,
-        "temperature": 1.0,
-        "top_k": None,
-        "pad_token_id": tok.pad_token_id,
-        "eos_token_id": engine.eos,
-        "custom_generate": decode_loop,
-    }
+    common = {"max_new_tokens": 10, "eos": engine.eos, "pad_id": tok.pad_token_id}
     torch.manual_seed(3)
-    expanded = engine.model.generate(**enc, num_return_sequences=4, **common)
+    expanded = decode(
+        engine.model,
+        enc["input_ids"].repeat_interleave(4, dim=0),
+        enc["attention_mask"].repeat_interleave(4, dim=0),
+        **common,
+    )
     torch.manual_seed(3)
-    once = engine.model.generate(**enc, num_return_sequences=1, prefill_repeats=4, **common)
+    once = decode(engine.model, enc["input_ids"], enc["attention_mask"], repeats=4, **common)
     assert once.sequences.shape == expanded.sequences.shape == (12, enc["input_ids"].shape[1] + 10)
     assert torch.equal(once.sequences, expanded.sequences)
     torch.testing.assert_close(once.logprobs, expanded.logprobs, atol=1e-5, rtol=0)
+
+
+def test_nucleus_keeps_the_smallest_set_reaching_top_p() -> None:
+    # probabilities 0.5, 0.3, 0.15, 0.05: top_p 0.75 needs the first two (0.8), 0.81 the first
+    # three; 0.1 keeps only the most likely token
+    scores = torch.tensor([[0.5, 0.05, 0.3, 0.15]]).log()
+    kept = {p: torch.isfinite(nucleus(scores, p))[0].tolist() for p in (0.1, 0.75, 0.81)}
+    assert kept[0.1] == [True, False, False, False]
+    assert kept[0.75] == [True, False, True, False]
+    assert kept[0.81] == [True, False, True, True]
+    assert nucleus(scores, 1.0) is scores
+
+
+def test_decode_ignores_the_models_generation_defaults(engine: HFEngine) -> None:
+    # a repetition penalty in the model's generation config would change what the trainer's
+    # log-probabilities describe; the engine applies SamplingParams only
+    params = SamplingParams(max_new_tokens=8, seed=4)
+    before = engine.generate(_samples(2), n=3, sampling=params)
+    engine.model.generation_config.repetition_penalty = 3.0
+    try:
+        after = engine.generate(_samples(2), n=3, sampling=params)
+    finally:
+        engine.model.generation_config.repetition_penalty = 1.0
+    assert [g.completion_ids for g in before] == [g.completion_ids for g in after]
