@@ -13,7 +13,10 @@ Implementation details:
      `detail`, since their 0 would say nothing about the completion; timeouts score 0.
   3. A missing input file, an output path equal to the input, or a verifier that cannot be
      built are errors raised before the output file is opened.
-  4. The progress bar counts input bytes, so it shows an ETA without a first pass over the file.
+  4. The progress bar counts scored records; a quick first pass counts the file's non-blank
+     lines for its total.
+  5. The summary states over how many scored lines the mean is taken, beside the bad and
+     infrastructure-failed lines left out of it.
 """
 
 from __future__ import annotations
@@ -70,9 +73,12 @@ class VerifySummary:
     def format(self) -> str:
         """Human-readable summary: rates, failures, then counts per reason (most frequent first)."""
         mean = "n/a" if self.mean_score is None else f"{self.mean_score:.4f}"
+        left_out = self.n_bad_lines + self.n_infra_failures
         lines = [
-            f"lines: {self.n_lines}  mean score: {mean}  "
-            f"({self.cases_per_s:.1f} cases/s, {self.elapsed_s:.1f} s)",
+            f"lines: {self.n_lines}  mean score: {mean} over {self.n_scored} scored "
+            f"line{'s' if self.n_scored != 1 else ''}"
+            + (f" ({left_out} left out: bad or infra failure)" if left_out else "")
+            + f"  ({self.cases_per_s:.1f} cases/s, {self.elapsed_s:.1f} s)",
             f"timeouts: {self.n_timeouts}  infra failures: {self.n_infra_failures}  "
             f"bad lines: {self.n_bad_lines}",
         ]
@@ -144,10 +150,15 @@ def _output_row(line: _Line, result: CallResult | None) -> dict[str, Any]:
     return row
 
 
-def _chunks(f: Any, size: int, bar: tqdm[Any]) -> Iterator[list[tuple[int, bytes]]]:
+def _count_records(path: Path) -> int:
+    """Non-blank lines of a file (the progress bar's total)."""
+    with path.open("rb") as f:
+        return sum(1 for raw in f if raw.strip())
+
+
+def _chunks(f: Any, size: int) -> Iterator[list[tuple[int, bytes]]]:
     chunk: list[tuple[int, bytes]] = []
     for lineno, raw in enumerate(f, start=1):
-        bar.update(len(raw))
         if raw.strip():
             chunk.append((lineno, raw))
         if len(chunk) >= size:
@@ -217,17 +228,17 @@ def verify_file(
         input_path.open("rb") as f,
         output_path.open("w", encoding="utf-8") as out,
         tqdm(
-            total=input_path.stat().st_size,
-            unit="B",
-            unit_scale=True,
+            total=_count_records(input_path) if progress else None,
+            unit="line",
             desc=f"verify {verifier}",
             disable=not progress,
         ) as bar,
     ):
-        for raw_chunk in _chunks(f, max(CHUNK_LINES, 16 * runtime.workers), bar):
+        for raw_chunk in _chunks(f, max(CHUNK_LINES, 16 * runtime.workers)):
             parsed = [_parse(raw, lineno, verifier, opts) for lineno, raw in raw_chunk]
             _report_bad_lines(input_path, raw_chunk, parsed)
             summary.n_lines += len(parsed)
             _score_chunk(runtime, parsed, out, summary)
+            bar.update(len(parsed))
     summary.elapsed_s = time.perf_counter() - start
     return summary

@@ -125,8 +125,19 @@ def test_summary_format_lists_reasons_by_count() -> None:
         summary.add_row(row)
     summary.n_lines, summary.elapsed_s = 6, 2.0
     text = summary.format()
-    assert "mean score: 0.2500" in text
+    assert "mean score: 0.2500 over 4 scored lines (2 left out: bad or infra failure)" in text
     assert "2.5 cases/s" in text
     assert "timeouts: 1  infra failures: 1  bad lines: 1" in text
     reasons = [line.split()[0] for line in text.splitlines()[2:]]
     assert reasons == ["wrong_answer", "bad_input", "correct", "timeout", "worker_died"]
+
+
+def test_mean_of_one_good_line_among_bad_ones_says_over_how_many(tmp_path: Path) -> None:
+    lines = ["{not json", json.dumps({"completion": "x", "reference": "x"}), "[1, 2]"]
+    src = _write(tmp_path / "in.jsonl", lines)
+    summary = verify_file(
+        EXACT, src, tmp_path / "out.jsonl", workers=0, timeout_s=1.0, progress=False
+    )
+    text = summary.format()
+    assert "mean score: 1.0000 over 1 scored line (2 left out" in text
+    assert "bad lines: 2" in text
