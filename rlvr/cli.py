@@ -6,7 +6,8 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 from rlvr import __version__
@@ -78,9 +79,10 @@ def cmd_config(args: argparse.Namespace) -> int:
     from rlvr.config import STAGES, describe, stage_class
 
     stages = [args.stage] if args.stage else sorted(STAGES)
-    for stage in stages:
+    classes = [(stage, stage_class(stage)) for stage in stages]  # fails before printing
+    for stage, cls in classes:
         print(f"stage: {stage}")
-        for key, type_name, default, doc in describe(stage_class(stage)):
+        for key, type_name, default, doc in describe(cls):
             print(f"  {key}: {type_name} = {default}" if default else f"  {key}: {type_name}")
             if doc:
                 print(f"      {doc.splitlines()[0]}")
@@ -153,22 +155,45 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the `rlvr` console script."""
+def user_errors() -> tuple[type[BaseException], ...]:
+    """Errors that are the user's to fix: printed as one line, without a traceback."""
     from rlvr.config import ConfigError
+    from rlvr.versions import UnsupportedVersionError
     from verifiers import RegistryError
 
+    return (
+        CommandError,
+        ConfigError,
+        RegistryError,
+        UnsupportedVersionError,
+        FileNotFoundError,
+        ValueError,
+    )
+
+
+@contextmanager
+def exit_on_user_error(prog: str) -> Iterator[None]:
+    """For scripts (the recipes): a user error exits with one line on stderr and code 2."""
+    try:
+        yield
+    except user_errors() as exc:
+        print(f"{prog}: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+    except KeyboardInterrupt:
+        print(f"{prog}: interrupted", file=sys.stderr)
+        raise SystemExit(130) from None
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `rlvr` console script."""
     parser = build_parser()
     args = parser.parse_args(argv)
     handler: Handler = args.handler
     try:
-        return handler(args)
-    except (CommandError, ConfigError, RegistryError, FileNotFoundError, ValueError) as exc:
-        print(f"rlvr {args.command}: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print(f"rlvr {args.command}: interrupted", file=sys.stderr)
-        return 130
+        with exit_on_user_error(f"rlvr {args.command}"):
+            return handler(args)
+    except SystemExit as exc:
+        return int(exc.code or 0)
 
 
 if __name__ == "__main__":

@@ -10,18 +10,59 @@ from transformers import PreTrainedTokenizerBase as Tokenizer
 
 from rlvr.data import Prompt, Sample, fingerprint, generate, load_samples, load_sft_rows
 from rlvr.sections import DataConfig, ModelConfig
-from rlvr.tiny import PRESETS, build_tiny
+from rlvr.tiny import CONFIG_FILE, PRESETS, build_tiny
+from rlvr.versions import check_supported
+
+
+class ModelNotFoundError(FileNotFoundError):
+    """`model.path` names neither a model directory nor a model on the hub."""
 
 
 def load_policy(cfg: ModelConfig) -> tuple[PreTrainedModel, Tokenizer]:
-    """Load (building first, for a tiny preset) the causal LM and tokenizer at `cfg.path`."""
-    if cfg.tiny_preset is not None:
-        build_tiny(Path(cfg.path), PRESETS[cfg.tiny_preset])
+    """Load the causal LM and tokenizer at `cfg.path`.
+
+    With `cfg.tiny_preset`, a missing or empty directory gets a tiny model of that preset built
+    first; a directory that already holds a model (a trained run's `final/`, say) is loaded as
+    it is.
+
+    Raises:
+        UnsupportedVersionError: the installed transformers release is not supported.
+        ModelNotFoundError: the path is neither a model directory nor a hub model (one line).
+    """
+    check_supported("transformers")
+    path = Path(cfg.path)
+    holds_trained_model = (path / "config.json").is_file() and not (path / CONFIG_FILE).exists()
+    if cfg.tiny_preset is not None and not holds_trained_model:
+        build_tiny(path, PRESETS[cfg.tiny_preset])
+    _check_model_path(cfg.path)
     tokenizer = AutoTokenizer.from_pretrained(cfg.path, trust_remote_code=cfg.trust_remote_code)
     model = AutoModelForCausalLM.from_pretrained(
         cfg.path, dtype=getattr(torch, cfg.dtype), trust_remote_code=cfg.trust_remote_code
     )
     return model, tokenizer
+
+
+def _check_model_path(name: str) -> None:
+    """Fail in one line unless `name` is a model directory or a model the hub can serve."""
+    path = Path(name)
+    if path.is_dir():
+        if not (path / "config.json").is_file():
+            raise ModelNotFoundError(
+                f"model.path {name!r} is a directory but holds no model (no config.json)"
+            )
+        return
+    if path.exists():
+        raise ModelNotFoundError(f"model.path {name!r} is a file, not a model directory")
+    from transformers import AutoConfig
+
+    try:
+        AutoConfig.from_pretrained(name)
+    except (OSError, ValueError) as exc:
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ModelNotFoundError(
+            f"model.path {name!r} does not exist, and it was not found on the hub either "
+            f"({reason[:200]})"
+        ) from None
 
 
 def load_rows(cfg: DataConfig) -> tuple[list[Sample], str]:

@@ -101,3 +101,48 @@ def test_verify_unknown_verifier_is_one_line(
     )
     assert code == 2
     assert "unknown verifier 'nope'" in capsys.readouterr().err
+
+
+def test_config_of_an_unknown_stage_prints_only_the_error(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["config", "nope"]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and "unknown stage 'nope'" in captured.err
+
+
+def _eval_config(tmp_path: Path, model_path: str) -> Path:
+    config = tmp_path / "eval.yaml"
+    config.write_text(
+        f"stage: eval\nmodel: {{path: {model_path}, tiny_preset: tiny}}\n"
+        "data: {synthetic: arithmetic, n: 4, seed: 1}\n"
+        f"generation: {{max_new_tokens: 4}}\nrun: {{name: e, output_dir: {tmp_path}/runs}}\n"
+    )
+    return config
+
+
+def test_eval_of_a_missing_model_path_is_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / "eval.yaml"
+    config.write_text(
+        "stage: eval\nmodel: {path: runs/no-such-run/final/}\n"
+        "data: {synthetic: arithmetic, n: 4}\n"
+        f"run: {{name: e, output_dir: {tmp_path}/runs}}\n"
+    )
+    assert main(["eval", str(config)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1
+    assert "'runs/no-such-run/final/' does not exist, and it was not found on the hub" in err
+
+
+def test_eval_of_a_trained_model_directory_needs_no_preset_override(
+    tmp_path: Path, tiny_model: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    final = tmp_path / "run" / "final"  # as a trainer writes it: no tiny_config.json
+    AutoModelForCausalLM.from_pretrained(tiny_model).save_pretrained(final)
+    AutoTokenizer.from_pretrained(tiny_model).save_pretrained(final)
+    assert main(["eval", str(_eval_config(tmp_path, str(final))), "reward.workers=0"]) == 0
+    assert "accuracy" in capsys.readouterr().out

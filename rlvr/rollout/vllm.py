@@ -65,6 +65,7 @@ from transformers import PreTrainedTokenizerBase
 from rlvr.batching import pad_pairs, token_logprobs
 from rlvr.data.types import Prompt, RolloutGroup, Sample
 from rlvr.rollout.hf import SamplingParams, render_prompt
+from rlvr.versions import check_supported
 
 INSTALL_HINT = (
     "the vllm engine needs vLLM, the `vllm` extra: on CPU run `bash scripts/install_vllm.sh` "
@@ -104,13 +105,30 @@ def import_vllm() -> Any:
 
     Raises:
         ImportError: vLLM is not installed or fails to import; the message says how to install.
+        UnsupportedVersionError: the installed vLLM release is outside the supported range.
     """
     os.environ.setdefault("VLLM_ENABLE_V1_MULTIPROCESSING", "0")
+    check_supported("vllm")
     try:
         import vllm
     except ImportError as exc:
         raise ImportError(f"{INSTALL_HINT} ({exc})") from exc
     return vllm
+
+
+def _eos_ids(model: str | Path, tokenizer: PreTrainedTokenizerBase) -> list[int]:
+    """`HFEngine`'s EOS ids for a checkpoint: its generation config's, else the tokenizer's."""
+    from transformers import GenerationConfig
+
+    try:
+        eos = GenerationConfig.from_pretrained(str(model)).eos_token_id
+    except OSError:  # no generation_config.json
+        eos = None
+    if eos is None:
+        eos = tokenizer.eos_token_id
+    if eos is None:
+        raise ValueError("neither the generation config nor the tokenizer defines an EOS token")
+    return [eos] if isinstance(eos, int) else [int(i) for i in eos]
 
 
 def _launch_kwargs() -> dict[str, Any]:
@@ -202,6 +220,8 @@ class VLLMEngine:
             worker_extension_cls=f"{__name__}.WorkerExtension",
             **_launch_kwargs(),
         )
+        # Internal (vLLM v1): the engine-core client's class is the only record of whether the
+        # core runs in this process, which decides if weights can be handed over in memory.
         in_process = isinstance(self.llm.llm_engine.engine_core, InprocClient)
         if weight_sync == "memory" and not in_process:
             self.close()
@@ -212,13 +232,7 @@ class VLLMEngine:
         self.weight_sync: Literal["memory", "disk"] = (
             ("memory" if in_process else "disk") if weight_sync == "auto" else weight_sync
         )
-        generation = self.llm.llm_engine.model_config.try_get_generation_config()
-        eos = generation.get("eos_token_id")
-        if eos is None:
-            eos = tokenizer.eos_token_id
-        if eos is None:
-            raise ValueError("neither the generation config nor the tokenizer defines an EOS token")
-        self.eos: list[int] = [eos] if isinstance(eos, int) else [int(i) for i in eos]
+        self.eos: list[int] = _eos_ids(model, tokenizer)
         self.last_sync_s: float | None = None
         """Wall seconds of the latest `update_weights`, None before the first."""
         self.last_parity_gap: float | None = None
@@ -325,6 +339,8 @@ class VLLMEngine:
             kwargs: dict[str, Any] = {"weights_iterator": list(state.items())}
         else:
             kwargs = {"weights_path": str(self._write_weights(state))}
+        # `reload_weights` is a method of vLLM's worker, not of the `LLM` API: the one path that
+        # re-runs each layer's weight processing (CPU kernels repack weights at load time).
         self.llm.collective_rpc("reload_weights", kwargs={**kwargs, "is_checkpoint_format": True})
         if not self.llm.reset_prefix_cache():
             raise RuntimeError("vLLM could not reset its prefix cache after a weight sync")
@@ -390,6 +406,8 @@ class VLLMEngine:
     def close(self) -> None:
         """Shut the engine down and free its memory; the engine is unusable afterwards."""
         if self.llm is not None:
+            # Internal: `LLM` has no public close; the engine core's shutdown frees its memory
+            # and process groups before the trainer's own group is destroyed.
             self.llm.llm_engine.engine_core.shutdown()
             self.llm = None
             gc.collect()

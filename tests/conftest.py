@@ -1,4 +1,4 @@
-"""Fixtures shared by the rlvr tests: a tiny local model built once per test session."""
+"""Fixtures shared by the tests: a tiny local model built once per test session."""
 
 from __future__ import annotations
 
