@@ -146,6 +146,8 @@ def patch_cpu_weight_sync() -> None:
     """
     from trl.generation import vllm_generation
 
+    # Internals of TRL's vLLM generation class (`sync_weights`, `_iter_named_params`): the
+    # benchmark replaces one broken method of the peer and says so in its output.
     def sync_weights(self: Any) -> None:
         weights = list(self._iter_named_params())
         self.llm.collective_rpc(

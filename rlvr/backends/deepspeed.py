@@ -72,6 +72,8 @@ def _skip_shm_op(deepspeed: Any) -> None:
     """
     from deepspeed.accelerator import get_accelerator
 
+    # Internals (DeepSpeed 0.19): the op builder's name and the `__compatible_ops__` table are
+    # what `build_shm_op` consults; no public switch turns the shared-memory op off.
     builder = get_accelerator().create_op_builder("ShareMemCommBuilder")
     if builder is not None:
         deepspeed.ops.__compatible_ops__[builder.NAME] = False
