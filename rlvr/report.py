@@ -9,7 +9,7 @@ from pathlib import Path
 PANELS: dict[str, tuple[str, ...]] = {
     "reward": ("reward/mean",),
     "accuracy": ("eval/accuracy",),
-    "kl": ("train/kl", "train/approx_kl"),
+    "KL to the starting model": ("train/kl",),
     "length": ("completion/length_mean",),
     "loss": ("train/loss",),
     "entropy": ("train/entropy",),

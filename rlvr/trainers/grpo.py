@@ -175,6 +175,15 @@ class GRPOTrainConfig:
     """Run the prompt part all G completions share once per group in the loss's forward and
     backward passes (same values up to float rounding); off for models whose forward cannot
     continue from a KV cache with gradients."""
+    kl_every: int = 10
+    """Log `train/kl`, the KL of the policy to the starting model, every this many steps even
+    when no KL term is in the loss (DAPO): drift to read in the report. It keeps a frozen copy
+    of the starting model and costs one reference forward pass on those steps; 0: off (with
+    `algo.kl_coef > 0` the KL is logged every step anyway)."""
+
+    def __post_init__(self) -> None:
+        if self.kl_every < 0:
+            raise ValueError(f"train.kl_every must be >= 0, got {self.kl_every}")
 
 
 @dataclass(frozen=True)
@@ -219,6 +228,10 @@ class GRPOResult:
     """Held-out greedy accuracy before the first step (None on resume or without eval data)."""
     accuracy_after: float | None
     """Held-out greedy accuracy after the last step."""
+    stopped_by: Literal["max_steps", "max_seconds"] = "max_steps"
+    """Which limit ended the run: `train.max_steps` or `train.max_seconds`."""
+    trained_s: float = 0.0
+    """Wall-clock seconds of training steps (evaluation excluded), this launch only."""
 
 
 # --- algorithm --------------------------------------------------------------------------------
@@ -329,6 +342,7 @@ def _train_step(
     algo: LossPreset,
     cfg: GRPOConfig,
     pad_id: int,
+    step: int,
 ) -> dict[str, float]:
     rewards = shaped_rewards(r, cfg)  # [N]
     adv = group_advantages(
@@ -349,7 +363,8 @@ def _train_step(
                 backend.module, batch, temperature=temperature, start=first, share_prefix=share
             )[0]
         ref_lp = None
-        if ref is not None:
+        every = cfg.train.kl_every
+        if ref is not None and (algo.kl_coef > 0 or (every and step % every == 0)):
             ref_lp = token_logprobs(
                 ref, batch, temperature=temperature, start=first, share_prefix=share
             )[0]
@@ -421,7 +436,7 @@ def _train(cfg: GRPOConfig, dist: Dist) -> GRPOResult:
     )
     seed_everything(cfg.run.seed)  # vLLM seeds the process as it starts: same state for both
     ref = None
-    if algo.kl_coef > 0:
+    if algo.kl_coef > 0 or cfg.train.kl_every > 0:
         ref = load_policy(cfg.model)[0] if resumed is not None else copy.deepcopy(model)
         ref.eval().requires_grad_(False)
     steps_total = cfg.train.max_steps * cfg.algo.num_iterations
@@ -442,15 +457,22 @@ def _train(cfg: GRPOConfig, dist: Dist) -> GRPOResult:
     # vLLM's shutdown tears down torch.distributed groups, DeepSpeed's included: the engine
     # closes after the backend, and the process group goes last
     with rollout:
-        before, after, step = _loop(cfg, state, step, fresh=resumed is None)
+        before, after, step, stopped_by, trained_s = _loop(cfg, state, step, fresh=resumed is None)
         final = save_final(run, backend, tokenizer)
         run.write_json(
-            "summary.json", {"steps": step, "accuracy_before": before, "accuracy_after": after}
+            "summary.json",
+            {
+                "steps": step,
+                "accuracy_before": before,
+                "accuracy_after": after,
+                "stopped_by": stopped_by,
+                "trained_s": trained_s,
+            },
         )
         run.close()
         backend.close()
     shutdown()
-    return GRPOResult(str(final), step, before, after)
+    return GRPOResult(str(final), step, before, after, stopped_by, trained_s)
 
 
 @dataclass
@@ -469,9 +491,10 @@ class _LoopState:
 
 def _loop(
     cfg: GRPOConfig, s: _LoopState, step: int, *, fresh: bool
-) -> tuple[float | None, float | None, int]:
+) -> tuple[float | None, float | None, int, Literal["max_steps", "max_seconds"], float]:
     before = after = None
     trained_s = 0.0
+    stopped_by: Literal["max_steps", "max_seconds"] = "max_steps"
     ray = cfg.distributed if s.backend.dist.is_main else None  # Ray lives on rank 0
     with (
         open_runtime(cfg.reward, ray) as runtime,
@@ -488,13 +511,16 @@ def _loop(
             s.run.log(0, {"eval/accuracy": before})
         while step < cfg.train.max_steps:
             if cfg.train.max_seconds is not None and trained_s >= cfg.train.max_seconds:
+                stopped_by = "max_seconds"
                 break
             start = time.perf_counter()
             rollouts, metrics = collect(s.rollout, runtime, s.batches, s.samples, cfg, s.algo, step)
             metrics.update(rollout_metrics(rollouts, time.perf_counter() - start))
             if rollouts.groups:
                 metrics.update(
-                    _train_step(s.backend, s.ref, rollouts, s.algo, cfg, s.tokenizer.pad_token_id)
+                    _train_step(
+                        s.backend, s.ref, rollouts, s.algo, cfg, s.tokenizer.pad_token_id, step
+                    )
                 )
                 metrics.update(s.rollout.after_update(s.model, weights=s.backend.full_params))
             step += 1
@@ -526,4 +552,4 @@ def _loop(
         if s.held_out and step % cfg.train.eval_every != 0 and step < cfg.train.max_steps:
             after = _evaluate(cfg, s.model, s.tokenizer, s.held_out, runtime)
             s.run.log(step, {"eval/accuracy": after})
-    return before, after, step
+    return before, after, step, stopped_by, trained_s

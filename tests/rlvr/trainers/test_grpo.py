@@ -185,6 +185,24 @@ def test_smoke_run_changes_weights_and_logs(tmp_path: Path, tiny_model: Path) ->
     assert not torch.equal(before["lm_head.weight"], after["lm_head.weight"])
 
 
+def test_kl_to_the_start_is_logged_without_a_kl_term_and_the_stop_is_named(
+    tmp_path: Path, tiny_model: Path
+) -> None:
+    data = grpo_data(tmp_path, tiny_model, random_reward=True, kl_every=2)
+    data["algo"] = {**data["algo"], "preset": "dapo", "dynamic_sampling": False}
+    result = train(grpo_config(tmp_path, data))
+    assert (result.stopped_by, result.steps) == ("max_steps", 4) and result.trained_s > 0
+    rows = _metrics(tmp_path / "runs/grpo/metrics.jsonl")
+    kl = {r["step"]: r["train/kl"] for r in rows if "train/kl" in r}
+    assert sorted(kl) == [1, 3]  # steps 0 and 2 of the loop, logged as 1 and 3
+    assert kl[1] > 0 and kl[3] > 0  # mu = 2: the last pass of a step follows an update
+    summary = json.loads((tmp_path / "runs/grpo/summary.json").read_text())
+    assert summary["stopped_by"] == "max_steps"
+    data["train"] = {**data["train"], "max_seconds": 1e-9}
+    data["run"] = {**data["run"], "name": "timed"}
+    assert train(grpo_config(tmp_path, data)).stopped_by == "max_seconds"
+
+
 def _metrics(path: Path) -> list[dict]:
     rows = [json.loads(x) for x in path.read_text().splitlines() if x]
     return [{k: v for k, v in r.items() if not any(t in k for t in VOLATILE)} for r in rows]
