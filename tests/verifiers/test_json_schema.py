@@ -19,6 +19,7 @@ from verifiers.json_schema import (
     numeric,
     patterns,
     schema,
+    stack,
     strict,
 )
 from verifiers.json_schema.examples import PERSON
@@ -242,8 +243,8 @@ CASES: list[tuple[str, str, Any, float, str]] = [
     ("broken schema beats missing json", "no json here", {"type": 3}, 0.0, "reference_error"),
     # bombs
     ("nesting 50k deep", nested(50_000), {"type": "array"}, 0.0, "invalid_json"),
-    ("nesting at the cap", nested(64), {"type": "array"}, 1.0, "correct"),
-    ("nesting over the cap", nested(65), {"type": "array"}, 0.0, "invalid_json"),
+    ("nesting at the cap", nested(512), {"type": "array"}, 1.0, "correct"),
+    ("nesting over the cap", nested(513), {"type": "array"}, 0.0, "invalid_json"),
     ("unbalanced 50k openers", "[" * 50_000, {"type": "array"}, 0.0, "no_json"),
     ("over max_chars", ADA + " " * 100_000, PERSON, 0.0, "invalid_json"),
     ("megabyte string", '"' + "a" * 1_000_000 + '"', STR, 0.0, "invalid_json"),
@@ -370,7 +371,7 @@ def test_bad_options_are_rejected(options: dict[str, Any]) -> None:
 
 @pytest.mark.parametrize(
     "module",
-    [extract, formats, keywords, numeric, patterns, schema, strict],
+    [extract, formats, keywords, numeric, patterns, schema, stack, strict],
     ids=lambda module: module.__name__,
 )
 def test_doctests(module: Any) -> None:

@@ -13,7 +13,9 @@ Reasons (closed set):
       infrastructure failure and masks the sample out of the loss instead of scoring 0.
     - `timeout`: pattern matching (`pattern`, `patternProperties`) used up
       `pattern_budget_s`, i.e. the completion drove a schema regex into catastrophic
-      backtracking. Scored 0, like every timeout caused by a completion.
+      backtracking, or validation as a whole ran past `validation_budget_s` (a deep document
+      against a schema that revisits subtrees). Scored 0, like every timeout caused by a
+      completion.
     - `verifier_error`: an unexpected internal failure; never raised, always reported.
 
 Implementation details:
@@ -31,6 +33,13 @@ Implementation details:
        `additionalProperties`); the last unit is the whole instance validating, so only a
        fully valid instance scores 1. A non-object instance scores 0.
     4. Timeouts depend on the machine's speed; everything else is deterministic.
+    5. Depth: documents nest up to `max_depth` (512) levels, well within what Python's `json`
+       decoder handles; deeper text (`[[[[...` bombs of any size) is `invalid_json`, found by a
+       linear scan before anything recurses. Decoding and validating run with stack room for
+       the document's and the schema's depth (`stack.call_with_frames`), so a deep but legal
+       document is validated, not lost to a `RecursionError`.
+    6. Each distinct schema is checked and compiled once per process (`schema.load`: an LRU
+       keyed by a content hash); the per-call pattern budget is a context variable.
 """
 
 from __future__ import annotations
@@ -47,18 +56,28 @@ from referencing.exceptions import Unresolvable
 
 from verifiers.json_schema.examples import EXAMPLES
 from verifiers.json_schema.extract import InvalidJson, find_json
-from verifiers.json_schema.patterns import BadPattern, PatternBudget, PatternTimeout
-from verifiers.json_schema.schema import BadReference, load
+from verifiers.json_schema.patterns import BadPattern, PatternTimeout, budget
+from verifiers.json_schema.schema import BadReference, Schema, load
+from verifiers.json_schema.stack import MAX_FRAMES, call_with_frames
+from verifiers.json_schema.strict import nesting_depth
 from verifiers.registry import register
 from verifiers.verdict import Example, Verdict
 
 _DECIMAL_REPR = re.compile(r"Decimal\('([^']*)'\)")
 _DETAIL_CHARS = 400
+_PATH_CHARS = 120
+_FRAMES_PER_LEVEL = 12
+"""Stack frames granted per level of document and schema nesting (`jsonschema` uses 4-6)."""
+_BASE_FRAMES = 200
 
 
 def _describe(error: ValidationError) -> str:
+    """`path: message`; a long path (a deep document) is cut in its middle, the message kept."""
     message = _DECIMAL_REPR.sub(r"\1", error.message)
-    detail = f"{error.json_path}: {message}"
+    path = error.json_path
+    if len(path) > _PATH_CHARS:
+        path = f"{path[: _PATH_CHARS // 2 - 2]}...{path[-(_PATH_CHARS // 2 - 1) :]}"
+    detail = f"{path}: {message}"
     return detail if len(detail) <= _DETAIL_CHARS else detail[: _DETAIL_CHARS - 3] + "..."
 
 
@@ -92,17 +111,21 @@ class JsonSchemaVerifier:
     """
 
     name: ClassVar[str] = "json_schema"
-    version: ClassVar[str] = "1.0.0"
+    version: ClassVar[str] = "1.1.0"
     examples: ClassVar[tuple[Example, ...]] = EXAMPLES
 
     partial_credit: bool = False
     """Score an invalid object by its valid required properties (module docstring, item 3)."""
     max_chars: int = 100_000
     """Longer completions are `invalid_json` without being read, bounding time and memory."""
-    max_depth: int = 64
-    """Deepest nesting of arrays and objects accepted in the answer's JSON."""
+    max_depth: int = 512
+    """Deepest nesting of arrays and objects accepted in the answer's JSON (Python's own `json`
+    decoder stops near 1000 at its default recursion limit)."""
     pattern_budget_s: float = 0.25
     """Seconds the regex engine may spend on all matches of one verification before `timeout`."""
+    validation_budget_s: float = 2.0
+    """Wall-clock seconds validation may take before `timeout` (recursive schemas can take time
+    exponential in a deep document's depth)."""
 
     def __post_init__(self) -> None:
         if not isinstance(self.partial_credit, bool):
@@ -111,9 +134,10 @@ class JsonSchemaVerifier:
             value = getattr(self, option)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"{option} must be a positive int, got {value!r}")
-        budget = self.pattern_budget_s
-        if isinstance(budget, bool) or not isinstance(budget, (int, float)) or not budget > 0:
-            raise ValueError(f"pattern_budget_s must be a positive number, got {budget!r}")
+        for option in ("pattern_budget_s", "validation_budget_s"):
+            budget = getattr(self, option)
+            if isinstance(budget, bool) or not isinstance(budget, (int, float)) or not budget > 0:
+                raise ValueError(f"{option} must be a positive number, got {budget!r}")
 
     def __call__(self, completion: str, *, reference: Mapping[str, Any] | bool | str) -> Verdict:
         """Verify `completion` against the schema `reference` (object, boolean or JSON text)."""
@@ -139,14 +163,22 @@ class JsonSchemaVerifier:
         if found is None:
             return Verdict(0.0, "no_json", "no JSON value, fenced block or bracketed span found")
         text, value = found
-        validator = schema.validator(PatternBudget(self.pattern_budget_s))
+        depth = nesting_depth(text)
+        frames = _BASE_FRAMES + _FRAMES_PER_LEVEL * (depth + schema.depth)
+        if frames > MAX_FRAMES:
+            detail = f"nesting of {depth} levels is too deep to validate against this schema"
+            return Verdict(0.0, "invalid_json", detail, extracted=text)
         try:
-            return self._judge(validator, schema.contents, text, value)
+            return call_with_frames(lambda: self._budgeted(schema, text, value), frames)
         except PatternTimeout as exc:
             return Verdict(0.0, "timeout", str(exc), extracted=text)
         except (BadPattern, Unresolvable, RecursionError) as exc:
             detail = f"schema cannot be applied: {type(exc).__name__}: {exc}"[:_DETAIL_CHARS]
             return Verdict(0.0, "reference_error", detail, extracted=text)
+
+    def _budgeted(self, schema: Schema, text: str, value: Any) -> Verdict:
+        with budget(self.pattern_budget_s, self.validation_budget_s):
+            return self._judge(schema.validator, schema.contents, text, value)
 
     def _judge(self, validator: Validator, schema: object, text: str, value: Any) -> Verdict:
         error = best_match(validator.iter_errors(value))

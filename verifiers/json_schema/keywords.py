@@ -1,6 +1,7 @@
 """Keyword overrides that make `jsonschema` exact, bounded and safe on model output.
 
-`extend(base, budget)` returns `base` (a `jsonschema` draft validator class) with these changes:
+`extend(base)` returns `base` (a `jsonschema` draft validator class) with these changes (one
+class per draft, built once and shared):
 
 Implementation details:
     1. `multipleOf` (and draft 3's `divisibleBy`) is decided exactly on `Decimal`s by
@@ -8,17 +9,22 @@ Implementation details:
     2. `integer` is `numeric.integer_check`: an integral `Decimal` (`1.0`) is an integer from
        draft 6 on; in drafts 3 and 4 only a number written without fraction or exponent is.
     3. `pattern`, `patternProperties`, `additionalProperties` and `unevaluatedProperties` match
-       regular expressions through a `PatternBudget` (the `regex` engine with a deadline)
-       instead of Python's `re`, which `jsonschema` uses and which cannot be interrupted.
+       regular expressions through the current `PatternBudget` (`patterns.current_budget`:
+       the `regex` engine with a deadline) instead of Python's `re`, which `jsonschema` uses
+       and which cannot be interrupted.
        `unevaluatedProperties` collects evaluated keys the way `jsonschema` does for draft
        2020-12 (following `$ref`, `$dynamicRef`, `$recursiveRef`, applicators and
        `if`/`then`/`else`); draft 2019-09 schemas get the same 2020-12 rules.
     4. `uniqueItems` hashes a canonical form of each item, so it is linear, where `jsonschema`
        falls back to comparing every pair of unhashable items (quadratic on a large array).
+    5. Every keyword first checks the current budget's validation deadline
+       (`PatternBudget.check_deadline`), so a validation that explodes on a deep document stops
+       with `PatternTimeout` instead of running for hours.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Hashable, Iterator, Mapping
 from decimal import Decimal
 from typing import Any
@@ -27,7 +33,7 @@ from jsonschema import Draft3Validator, Draft4Validator, ValidationError, valida
 from jsonschema.protocols import Validator
 
 from verifiers.json_schema.numeric import integer_check, is_multiple_of
-from verifiers.json_schema.patterns import PatternBudget
+from verifiers.json_schema.patterns import current_budget
 
 Keyword = Callable[[Any, Any, Any, Any], Iterator[ValidationError]]
 
@@ -53,21 +59,22 @@ def _is_valid(validator: Any, instance: object, schema: object) -> bool:
     return next(validator.descend(instance, schema), None) is None
 
 
-class _Keywords:
-    """Keyword functions sharing one `PatternBudget`."""
+def _search(pattern: str, text: str) -> bool:
+    return current_budget().search(pattern, text)
 
-    def __init__(self, budget: PatternBudget) -> None:
-        self.budget = budget
+
+class _Keywords:
+    """Keyword functions matching patterns under the current `PatternBudget`."""
 
     def _declared(self, key: str, schema: Mapping[str, Any]) -> bool:
         return key in schema.get("properties", {}) or any(
-            self.budget.search(pattern, key) for pattern in schema.get("patternProperties", {})
+            _search(pattern, key) for pattern in schema.get("patternProperties", {})
         )
 
     def pattern(
         self, validator: Any, pattern: str, instance: object, schema: object
     ) -> Iterator[ValidationError]:
-        if isinstance(instance, str) and not self.budget.search(pattern, instance):
+        if isinstance(instance, str) and not _search(pattern, instance):
             yield ValidationError(f"{instance!r} does not match {pattern!r}")
 
     def pattern_properties(
@@ -77,7 +84,7 @@ class _Keywords:
             return
         for pattern, subschema in patterns.items():
             for key, item in instance.items():
-                if self.budget.search(pattern, key):
+                if _search(pattern, key):
                     yield from validator.descend(item, subschema, path=key, schema_path=pattern)
 
     def additional_properties(
@@ -113,7 +120,7 @@ class _Keywords:
                     key for key, item in instance.items() if _is_valid(validator, item, sub)
                 )
         for pattern in schema.get("patternProperties", {}):
-            keys.update(key for key in instance if self.budget.search(pattern, key))
+            keys.update(key for key in instance if _search(pattern, key))
         for name, sub in schema.get("dependentSchemas", {}).items():
             if name in instance:
                 keys |= self.evaluated_keys(validator, instance, sub)
@@ -165,9 +172,21 @@ def _unique_items(
             return
 
 
-def extend(base: type[Validator], budget: PatternBudget) -> type[Validator]:
-    """`base` with the keyword overrides of the module docstring, matching under `budget`."""
-    keywords = _Keywords(budget)
+def _checked(check: Keyword) -> Keyword:
+    """`check`, run only while the validation deadline has not passed (no extra stack frame
+    while its errors are iterated: the keyword's generator is returned as it is)."""
+
+    def run(validator: Any, value: Any, instance: Any, schema: Any) -> Iterator[ValidationError]:
+        current_budget().check_deadline()
+        return check(validator, value, instance, schema)
+
+    return run
+
+
+@functools.cache
+def extend(base: type[Validator]) -> type[Validator]:
+    """`base` with the keyword overrides of the module docstring (built once per draft)."""
+    keywords = _Keywords()
     overrides: dict[str, Keyword] = {
         "multipleOf": _multiple_of,
         "divisibleBy": _multiple_of,
@@ -178,9 +197,10 @@ def extend(base: type[Validator], budget: PatternBudget) -> type[Validator]:
         "unevaluatedProperties": keywords.unevaluated_properties,
     }
     plain = base in (Draft3Validator, Draft4Validator)
+    checks = {**base.VALIDATORS, **{k: v for k, v in overrides.items() if k in base.VALIDATORS}}
     extended: type[Validator] = validators.extend(  # type: ignore[no-untyped-call, unused-ignore]
         base,
-        {name: check for name, check in overrides.items() if name in base.VALIDATORS},
+        {name: _checked(check) for name, check in checks.items()},
         type_checker=base.TYPE_CHECKER.redefine("integer", integer_check(plain)),
     )
     return extended

@@ -17,12 +17,19 @@ Implementation details:
        `\\u{1F600}`, `\\cX` or `[^]` fails to compile, and Python-only syntax such as inline
        flags `(?i)` or possessive quantifiers is accepted. A pattern that does not compile is
        the schema's fault (`BadPattern`), never the model's.
-    4. Compiled patterns are cached by the `regex` module itself; this module keeps no state.
+    4. Compiled patterns are cached by the `regex` module itself.
+    5. The budget of the verification in progress lives in a context variable (`budget` sets
+       it for a `with` block, `current_budget` reads it), so validators compiled once per
+       schema and shared by every call still give each verification its own budget, also
+       across threads.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 
 import regex
 
@@ -35,7 +42,7 @@ class BadPattern(ValueError):
 
 
 class PatternTimeout(Exception):
-    """The time budget for pattern matching ran out; the message names the pattern."""
+    """The time budget for pattern matching, or the validation deadline, ran out."""
 
 
 def _class_start(pattern: str, start: int) -> int:
@@ -93,17 +100,32 @@ def compile_pattern(pattern: str) -> regex.Pattern[str]:
 
 
 class PatternBudget:
-    """Pattern matching with one time budget for a whole verification.
+    """Pattern matching with one time budget for a whole verification, and a wall-clock
+    deadline for the whole validation.
 
-    Only the time spent inside the regex engine counts, so a large instance with many
-    cheap matches does not run out, while one catastrophic match does.
+    Only the time spent inside the regex engine counts against `seconds`, so a large instance
+    with many cheap matches does not run out, while one catastrophic match does. The deadline
+    stops validations that blow up without any regex: recursive schemas whose applicators
+    revisit each subtree (`anyOf` branches that both descend, `unevaluatedProperties` under
+    recursion) take time exponential in the document's depth.
 
     Args:
         seconds: Total time all `search` calls together may spend matching.
+        validation_s: Wall-clock seconds, from now, that validation may take; None for no limit.
     """
 
-    def __init__(self, seconds: float) -> None:
+    def __init__(self, seconds: float, validation_s: float | None = None) -> None:
         self._left = seconds
+        self._validation_s = validation_s
+        self._deadline = None if validation_s is None else time.perf_counter() + validation_s
+
+    def check_deadline(self) -> None:
+        """Raise `PatternTimeout` once the validation deadline has passed."""
+        if self._deadline is not None and time.perf_counter() > self._deadline:
+            raise PatternTimeout(
+                f"validation ran past its {self._validation_s} s budget (the schema revisits "
+                "parts of the document exponentially often)"
+            )
 
     def search(self, pattern: str, text: str) -> bool:
         """Whether `pattern` matches anywhere in `text` (ECMA-262 `test` semantics).
@@ -126,4 +148,38 @@ class PatternBudget:
             self._left -= time.perf_counter() - start
 
 
-__all__ = ["BadPattern", "PatternBudget", "PatternTimeout", "compile_pattern", "translate"]
+_CURRENT: ContextVar[PatternBudget | None] = ContextVar("pattern_budget", default=None)
+
+
+@contextmanager
+def budget(seconds: float, validation_s: float | None = None) -> Iterator[PatternBudget]:
+    """Give the pattern matches inside the `with` block one fresh `PatternBudget`."""
+    fresh = PatternBudget(seconds, validation_s)
+    token = _CURRENT.set(fresh)
+    try:
+        yield fresh
+    finally:
+        _CURRENT.reset(token)
+
+
+def current_budget() -> PatternBudget:
+    """The budget set by the innermost `budget` block.
+
+    Raises:
+        RuntimeError: No `budget` block is active (a validator used outside a verification).
+    """
+    found = _CURRENT.get()
+    if found is None:
+        raise RuntimeError("pattern matching outside a `budget` block")
+    return found
+
+
+__all__ = [
+    "BadPattern",
+    "PatternBudget",
+    "PatternTimeout",
+    "budget",
+    "compile_pattern",
+    "current_budget",
+    "translate",
+]

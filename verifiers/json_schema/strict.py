@@ -11,7 +11,9 @@ Implementation details:
        not overflow to infinity and a 100,000-digit integer does not hit Python's int-from-string
        limit. Exponents beyond `decimal`'s range (about 10**18) are errors.
     4. Nesting deeper than `max_depth` is an error found by a linear pre-scan, before the
-       recursive decoder runs, so `[[[[...]]]]` cannot exhaust the stack.
+       recursive decoder runs, so `[[[[...]]]]` cannot exhaust the stack. Within the cap the
+       decoder runs through `stack.call_with_frames`, so a document as deep as the cap allows
+       parses whatever the caller's own stack depth.
     5. Trailing commas, comments, single quotes and control characters inside strings are
        rejected by `json` itself; its error position is kept in the message.
 """
@@ -23,7 +25,10 @@ import re
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from verifiers.json_schema.stack import call_with_frames
+
 _DEPTH_TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"?|[\[\]{}]', re.DOTALL)
+_DECODER_FRAMES = 16
 
 
 class JsonError(ValueError):
@@ -63,21 +68,40 @@ _DECODER = json.JSONDecoder(
 )
 
 
-def nesting_error(text: str, max_depth: int) -> str | None:
-    """Why `text` nests arrays and objects deeper than `max_depth`, or None when it does not.
-
-    Brackets inside strings are skipped; the scan is linear in `len(text)`.
-    """
-    depth = 0
+def _scan(text: str, max_depth: int) -> tuple[int, int | None]:
+    """(deepest nesting seen, index of the first bracket past `max_depth` or None); linear."""
+    depth = deepest = 0
     for match in _DEPTH_TOKEN.finditer(text):
         token = match.group()
         if token in "[{":
             depth += 1
             if depth > max_depth:
-                return f"nesting deeper than {max_depth} levels at char {match.start()}"
+                return depth, match.start()
+            deepest = max(deepest, depth)
         elif token in "]}":
             depth -= 1
-    return None
+    return deepest, None
+
+
+def nesting_error(text: str, max_depth: int) -> str | None:
+    """Why `text` nests arrays and objects deeper than `max_depth`, or None when it does not.
+
+    Brackets inside strings are skipped; the scan is linear in `len(text)` and stops at the
+    first bracket past the cap.
+    """
+    _, position = _scan(text, max_depth)
+    if position is None:
+        return None
+    return f"nesting deeper than {max_depth} levels at char {position}"
+
+
+def nesting_depth(text: str) -> int:
+    """The deepest nesting of arrays and objects in `text` (0 for a scalar).
+
+    >>> nesting_depth('{"a": [[1], "]]]"]}')
+    3
+    """
+    return _scan(text, len(text) + 1)[0]
 
 
 def loads(text: str, *, max_depth: int) -> Any:
@@ -100,11 +124,11 @@ def loads(text: str, *, max_depth: int) -> Any:
     ...
     verifiers.json_schema.strict.JsonError: duplicate key 'a' in an object
     """
-    too_deep = nesting_error(text, max_depth)
+    depth, too_deep = _scan(text, max_depth)
     if too_deep is not None:
-        raise JsonError(too_deep)
+        raise JsonError(f"nesting deeper than {max_depth} levels at char {too_deep}")
     try:
-        return _DECODER.decode(text)
+        return call_with_frames(lambda: _DECODER.decode(text), frames=depth + _DECODER_FRAMES)
     except json.JSONDecodeError as exc:
         raise JsonError(
             f"{exc.msg} at line {exc.lineno} column {exc.colno} (char {exc.pos})"
@@ -113,4 +137,4 @@ def loads(text: str, *, max_depth: int) -> Any:
         raise JsonError("nesting too deep for the decoder") from None
 
 
-__all__ = ["JsonError", "loads", "nesting_error"]
+__all__ = ["JsonError", "loads", "nesting_depth", "nesting_error"]
