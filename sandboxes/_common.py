@@ -29,10 +29,10 @@ class BackendUnavailable(RuntimeError):
     """A backend cannot run on this machine; the message says why and how to fix it."""
 
 
-def encode(text: str) -> bytes:
-    """UTF-8 bytes of `text`; lone surrogates pass through (the program then fails to compile
-    or reads odd bytes) instead of raising in the runner."""
-    return text.encode("utf-8", "surrogatepass")
+def encode(text: str | bytes) -> bytes:
+    """UTF-8 bytes of `text` (bytes pass unchanged); lone surrogates pass through (the program
+    then fails to compile or reads odd bytes) instead of raising in the runner."""
+    return text if isinstance(text, bytes) else text.encode("utf-8", "surrogatepass")
 
 
 def check_files(files: Mapping[str, str | bytes] | None) -> dict[str, bytes]:
@@ -94,7 +94,7 @@ class Once:
             return self._value
 
 
-RunFn = Callable[[str, str, Mapping[str, str | bytes] | None, Limits], ExecResult]
+RunFn = Callable[[str, str | bytes, Mapping[str, str | bytes] | None, Limits], ExecResult]
 """A backend's `run(code, stdin, files, limits)`."""
 
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import itertools
 import os
 import pwd
 import time
@@ -30,6 +31,11 @@ POOL_SIZE = 64
 """Number of uids, so the most concurrent runs on one machine."""
 LOCK_DIR = "/run/rlvr-sandboxes"
 """Root-only directory with one lock file per slot."""
+
+_turns = itertools.count(0, 7)
+"""Successive runs start their search at different slots (7 is prime to `POOL_SIZE`): a run's
+processes can outlive it briefly as zombies until the host's init reaps them (bwrap's sandbox
+init is one), and they count against that uid's process limit."""
 
 
 def is_root() -> bool:
@@ -65,7 +71,7 @@ def acquire(timeout_s: float = 60.0) -> Iterator[int | None]:
         return
     directory = _lock_dir()
     deadline = time.monotonic() + timeout_s
-    start = os.getpid() % POOL_SIZE
+    start = (os.getpid() + next(_turns)) % POOL_SIZE
     while True:
         for i in range(POOL_SIZE):
             slot = (start + i) % POOL_SIZE

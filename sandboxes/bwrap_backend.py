@@ -149,7 +149,7 @@ def _setup() -> _Setup:
 
 
 def run(
-    code: str, stdin: str, files: Mapping[str, str | bytes] | None, limits: Limits
+    code: str, stdin: str | bytes, files: Mapping[str, str | bytes] | None, limits: Limits
 ) -> ExecResult:
     """Run `code` as `main.py` under bwrap. See `sandboxes.run`."""
     extra = check_files(files)

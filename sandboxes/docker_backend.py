@@ -109,7 +109,7 @@ def container_options(limits: Limits) -> dict[str, Any]:
 
 
 def run(
-    code: str, stdin: str, files: Mapping[str, str | bytes] | None, limits: Limits
+    code: str, stdin: str | bytes, files: Mapping[str, str | bytes] | None, limits: Limits
 ) -> ExecResult:
     """Run `code` as `main.py` in a new container. See `sandboxes.run`."""
     extra = check_files(files)

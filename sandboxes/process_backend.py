@@ -95,7 +95,7 @@ def _namespace_prefix(interp: _interp.Interpreter) -> list[str]:
 
 
 def run(
-    code: str, stdin: str, files: Mapping[str, str | bytes] | None, limits: Limits
+    code: str, stdin: str | bytes, files: Mapping[str, str | bytes] | None, limits: Limits
 ) -> ExecResult:
     """Run `code` as `main.py` with the process backend. See `sandboxes.run`."""
     extra = check_files(files)

@@ -27,7 +27,7 @@ AUTO_ORDER: tuple[BackendName, ...] = ("bwrap", "process")
 DEFAULT_LIMITS = Limits()
 """The limits `run` uses when none are given."""
 
-_Run = Callable[[str, str, Mapping[str, str | bytes] | None, Limits], ExecResult]
+_Run = Callable[[str, str | bytes, Mapping[str, str | bytes] | None, Limits], ExecResult]
 _RUN: dict[str, _Run] = {
     "bwrap": bwrap_backend.run,
     "process": process_backend.run,
@@ -96,7 +96,7 @@ def run(
     code: str,
     *,
     language: Language = "python",
-    stdin: str = "",
+    stdin: str | bytes = "",
     files: Mapping[str, str | bytes] | None = None,
     limits: Limits = DEFAULT_LIMITS,
     backend: BackendName = "auto",
@@ -113,7 +113,7 @@ def run(
     Args:
         code: the program's source.
         language: only `"python"` for now.
-        stdin: the program's standard input.
+        stdin: the program's standard input (text is sent as UTF-8).
         files: extra files for the work directory, by relative path.
         limits: resource limits for the run.
         backend: `auto` (the strongest that works here), `bwrap`, `process` or `docker`.
