@@ -4,12 +4,15 @@ passing, against every sandbox backend that works here."""
 from __future__ import annotations
 
 import pickle
+import random
+from typing import Any
 
 import pytest
 
 import sandboxes
 from verifiers import Verdict, get
 from verifiers.code import CodeVerifier, extract_program, parse_asserts
+from verifiers.code.attacks import INTROSPECTION
 
 SQUARE = {
     "kind": "asserts",
@@ -60,13 +63,17 @@ def check(verifier: CodeVerifier, source: str, reference: object) -> Verdict:
             1 / 3,
             "tests_failed",
         ),
-        ("def square(x):\n    return bytearray(8 * 1024 ** 3)", SQUARE, 0.0, "memory"),
+        ("def square(x):\n    return bytearray(8 * 1024 ** 3)", SQUARE, 0.0, "memory_limit"),
+        ("import os\ndef square(x):\n    os.abort()", SQUARE, 0.0, "crashed"),
         ("a, b = map(int, input().split())\nprint(a + b)", ADDER, 1.0, "correct"),
         ("a, b = map(int, input().split())\nprint(a + b, '   ')\nprint()", ADDER, 1.0, "correct"),
         ("a, b = map(int, input().split())\nprint(a * b)", ADDER, 0.0, "tests_failed"),
         ("a, b = map(int, input().split())\nprint(abs(a) + b)", ADDER, 2 / 3, "tests_failed"),
         ("a, b = map(int, input().split())\nprint(a + b)\nexit(1)", ADDER, 0.0, "runtime_error"),
         ("while True:\n    pass", ADDER, 0.0, "timeout"),
+        ("b = bytearray(8 * 1024 ** 3)", ADDER, 0.0, "memory_limit"),
+        ("print('x' * 2 ** 21)", ADDER, 0.0, "output_limit"),
+        ("import os, signal\nos.kill(os.getpid(), signal.SIGSEGV)", ADDER, 0.0, "crashed"),
     ],
     ids=[
         "correct",
@@ -78,12 +85,16 @@ def check(verifier: CodeVerifier, source: str, reference: object) -> Verdict:
         "hangs",
         "slow-one",
         "memory",
+        "crashes",
         "stdio-correct",
         "stdio-whitespace",
         "stdio-wrong",
         "stdio-partial",
         "stdio-exit-1",
         "stdio-hangs",
+        "stdio-memory",
+        "stdio-output-flood",
+        "stdio-crashes",
     ],
 )
 def test_table(
@@ -206,15 +217,111 @@ def test_assert_forms_are_checked_outside(
     assert "opaque" not in verdict.detail
 
 
-def test_opaque_asserts_run_inside_and_are_reported(verifier: CodeVerifier) -> None:
-    reference = {
-        "kind": "asserts",
-        "tests": "assert all(double(i) == 2 * i for i in range(5))",
-        "entry_point": "double",
-    }
-    verdict = check(verifier, "def double(x):\n    return 2 * x", reference)
-    assert (verdict.score, verdict.reason) == (1.0, "correct")
-    assert "1 opaque test(s)" in verdict.detail
+def _secret_square_reference() -> dict[str, str]:
+    """Asserts on `square` with expected values drawn now, so no file on any disk holds them."""
+    xs = random.sample(range(10**6, 10**7), 3)
+    tests = f"assert square({xs[0]}) == {xs[0] ** 2}\nassert square({xs[1]}) == {xs[1] ** 2}\n"
+    tests += f"assert abs(square({xs[2]}) - {xs[2] ** 2}) < 1e-9\n"
+    return {"kind": "asserts", "tests": tests, "entry_point": "square"}
+
+
+@pytest.mark.parametrize("attack", sorted(INTROSPECTION))
+def test_introspection_finds_no_expected_value(verifier: CodeVerifier, attack: str) -> None:
+    """The program searches its objects, frames, modules, files, descriptors and memory for
+    `square(x) == expected`; it must find nothing, so it computes nothing and scores 0."""
+    verifier = CodeVerifier(timeout_s=3.0, backend=verifier.backend)
+    verdict = check(verifier, INTROSPECTION[attack], _secret_square_reference())
+    assert (verdict.score, verdict.reason) == (0.0, "tests_failed"), verdict.detail
+
+
+def test_a_test_cannot_see_later_tests(verifier: CodeVerifier) -> None:
+    source = (
+        "import gc\ndef probe(tag):\n    needle = ('later-input' + '-token').encode()\n"
+        "    for obj in gc.get_objects():\n"
+        "        items = obj.values() if isinstance(obj, dict) else obj\n"
+        "        if isinstance(obj, (dict, list, tuple)):\n"
+        "            for item in items:\n"
+        "                if isinstance(item, bytes) and item is not needle and needle in item:\n"
+        "                    return True\n    return False"
+    )
+    tests = "assert probe('now') is False\nassert probe('later-input-token') is True"
+    verdict = check(verifier, source, {"kind": "asserts", "tests": tests, "entry_point": "probe"})
+    assert (verdict.score, verdict.reason) == (1.0, "correct"), verdict.detail
+
+
+MULTI = [
+    ("x = square(3)\nassert x == 9", "square"),
+    ("candidate = square\nassert candidate(3) == 9\nassert candidate(-2) in (4, 5)", "square"),
+    ("def close(a, b):\n    return abs(a - b) < 1e-6\nassert close(square(1.5), 2.25)", "square"),
+    ("y = square(2)\nassert square(y) == 16\nassert square(square(2)) == 16", "square"),
+    ("a, b = square(2), 1\nassert a + b == 5\nassert not square(0)", "square"),
+    ("args = (2, 3)\nassert power(*args) == 8\nassert power(2, e=4) == 16", "power"),
+    (
+        "class Box:\n    def __init__(self, v):\n        self.v = v\nWANT = 7\n"
+        "assert unbox(Box(7)) == WANT\nassert unbox(Box([1, 2])) == [1, 2]",
+        "unbox",
+    ),
+]
+PROGRAMS = {
+    "square": "def square(x):\n    return x * x",
+    "power": "def power(b, e=3):\n    return b ** e",
+    "unbox": "def unbox(box):\n    return box.v",
+}
+
+
+@pytest.mark.parametrize(("tests", "entry"), MULTI)
+def test_setup_aliases_helpers_and_objects_are_checked_outside(
+    verifier: CodeVerifier, tests: str, entry: str
+) -> None:
+    reference = {"kind": "asserts", "tests": tests, "entry_point": entry}
+    assert check(verifier, PROGRAMS[entry], reference).score == 1.0
+    assert check(verifier, f"def {entry}(*a, **k):\n    return 0", reference).score < 1.0
+
+
+@pytest.mark.parametrize(("tests", "entry"), MULTI)
+def test_nothing_of_the_expected_side_enters_the_sandbox(
+    monkeypatch: pytest.MonkeyPatch, tests: str, entry: str
+) -> None:
+    """What goes into the sandbox (stdin and files) holds no assert and no expected value."""
+    sent: list[Any] = []
+    real_run = sandboxes.run
+
+    def spy(code: str, **kwargs: Any) -> sandboxes.ExecResult:
+        sent.append((kwargs["stdin"], kwargs["files"]))
+        return real_run(code, **kwargs)
+
+    monkeypatch.setattr(sandboxes, "run", spy)
+    reference = {"kind": "asserts", "tests": tests, "entry_point": entry}
+    assert CodeVerifier()(fenced(PROGRAMS[entry]), reference=reference).score == 1.0
+    ((stdin, files),) = sent
+    inside = stdin + b"".join(str(v).encode() for v in files.values())
+    for forbidden in (b"assert ", b"== ", b" in (", b"WANT", b"close(", b"2.25"):
+        assert forbidden not in inside, forbidden
+
+
+@pytest.mark.parametrize(
+    "tests",
+    [
+        "assert all(double(i) == 2 * i for i in range(5))",
+        "assert list(map(double, [1, 2])) == [2, 4]",
+        "assert (lambda: double(2))() == 4",
+        "def check(x, want):\n    return double(x) == want\nassert check(2, 4)",
+        "for x in range(3):\n    assert double(x) == 2 * x\nassert double(1) == 2",
+        "ok = double(2) == 4\nassert double(ok) == 2",
+        "assert double(2) == 4\ndouble = None\nassert double",
+    ],
+    ids=["generator", "as-value", "lambda", "helper", "loop", "derived-argument", "rebound"],
+)
+def test_asserts_that_cannot_be_checked_outside_are_refused(
+    monkeypatch: pytest.MonkeyPatch, tests: str
+) -> None:
+    """Such a reference is a reference error, and the program never runs (its tests would
+    have to enter the sandbox whole)."""
+    monkeypatch.setattr(sandboxes, "run", lambda *a, **k: pytest.fail("the program ran"))
+    reference = {"kind": "asserts", "tests": tests, "entry_point": "double"}
+    verdict = CodeVerifier()(fenced("def double(x):\n    return 2 * x"), reference=reference)
+    assert verdict.reason == "reference_error"
+    assert "cannot be checked outside the sandbox" in verdict.detail
 
 
 @pytest.mark.parametrize(
@@ -249,16 +356,19 @@ def test_extraction_prefers_the_last_python_fence() -> None:
 
 
 def test_parse_asserts_cuts_calls_and_keeps_setup() -> None:
-    tests = parse_asserts(
-        "import math\nassert f(2) + 1 == math.floor(f(f(1)))\nhelper = f\nassert helper(1)", "f"
+    reference = parse_asserts(
+        "import math\nassert f(2) + 1 == math.floor(f(f(1)))\nhelper = f\nx = helper(1)\n"
+        "assert helper(x)",
+        "f",
     )
-    first, second = tests
-    assert first.calls == ("f(2)", "f(f(1))")
-    assert (
-        first.check is not None and "__rlvr_value_0" in first.check and "math.floor" in first.check
-    )
-    assert "import math" in first.setup
-    assert second.check is None and second.calls == ()
+    first, second = reference.tests
+    assert [reference.sites[i].call for i in first.sites] == ["f(2)", "f(f(1))"]
+    assert [reference.sites[i].collect for i in first.sites] == ["__rlvr_args(2)", None]
+    assert first.check == "__rlvr_value_0 + 1 == math.floor(__rlvr_value_1)"
+    assert [reference.sites[i].call for i in second.sites] == ["helper(1)", "helper(x)"]
+    assert [reference.sites[i].bind for i in second.sites] == ["x", None]
+    assert reference.sites[second.sites[1]].setup == (2,)
+    assert reference.statements[2] is not None and reference.statements[2].alias
 
 
 def test_registered_picklable_and_configurable() -> None:

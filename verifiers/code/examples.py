@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from verifiers.code.attacks import INTROSPECTION, SECRET_REFERENCE
 from verifiers.verdict import Example
 
 _ADD = {
@@ -54,5 +55,24 @@ EXAMPLES: tuple[Example, ...] = (
         "timeout",
         "adversarial",
     ),
+    Example(
+        _fenced("def add(a, b):\n    return bytearray(8 * 1024 ** 3)"),
+        _ONE,
+        0.0,
+        "memory_limit",
+        "adversarial",
+    ),
+    Example(
+        _fenced("import os\ndef add(a, b):\n    os.abort()"), _ONE, 0.0, "crashed", "adversarial"
+    ),
+    Example(_fenced("def square(x):\n    return x * x"), SECRET_REFERENCE, 1.0, "correct"),
+    *(
+        Example(_fenced(source), SECRET_REFERENCE, 0.0, "tests_failed", "adversarial")
+        for name, source in INTROSPECTION.items()
+        # The process backend shows the host's files, where this package's own source, with
+        # the reference above, is readable; tests/verifiers/test_code.py uses fresh values.
+        if name != "files_on_disk"
+    ),
 )
-"""True, false and adversarial cases: exact score and reason expected for each."""
+"""True, false and adversarial cases: exact score and reason expected for each. The
+introspection cases (`verifiers.code.attacks`) hunt their own process for expected values."""

@@ -3,26 +3,35 @@
 Standard library only, no import of `verifiers` (the package is not in the sandbox).
 
 Process roles:
-  - The supervisor (this program) never runs candidate code. It makes itself non-dumpable, so
-    processes of the same uid can neither trace it nor open its descriptors through `/proc`.
+  - The supervisor (this program) never runs candidate code. It makes itself non-dumpable
+    before reading anything, so processes of the same uid can neither trace it nor open its
+    memory or descriptors through `/proc`.
+  - It reads its work from stdin, one message at a time, never ahead: a header, then one
+    message per test just before that test runs, then (after the last test) the nonce. So a
+    test's process, which starts as a copy of the supervisor, holds the data of the tests up
+    to its own and nothing later; and no test's expected value or assert ever comes in (the
+    verifier keeps them, see `verifiers.code.asserts`).
   - For each test it forks a fresh child, which drops stdin/stdout, imports the candidate
     (asserts) or runs it as `__main__` (stdio), and reports over a private pipe. The supervisor
     enforces the per-test timeout and kills the child's process group afterwards, so tests are
     independent: a crash, `sys.exit`, `os._exit`, a hang or a patched builtin in one test only
     affects that test.
-  - Only after the last test, with no candidate process of its own left, the supervisor reads
-    the nonce from stdin (the runner wrote it there; the children closed their copy before any
-    candidate code ran) and prints one line: an HMAC-SHA256 of the results under the nonce,
-    then the results. A line the candidate forged cannot carry a valid HMAC.
+  - After the last test, with no candidate process of its own left, the supervisor reads the
+    nonce (the children closed their copy of stdin before any candidate code ran) and prints
+    one line: an HMAC-SHA256 of the results under the nonce, then the results. A line the
+    candidate forged cannot carry a valid HMAC.
 
-Values returned by candidate calls are sent as plain data (`encode`): built-in scalars and
-containers, with subclasses converted to their base type, so no candidate object, `__eq__` or
-`__repr__` ever reaches the comparison, which happens outside the sandbox.
+An asserts test is a list of steps: statements its calls need (`("x", source)`) and calls
+(`("c", marshalled (args, kwargs) | None, call source | None, targets | None)`), whose values
+are sent back as plain data (`encode`): built-in scalars and containers, with subclasses
+converted to their base type, so no candidate object, `__eq__` or `__repr__` ever reaches the
+comparison, which happens outside the sandbox.
 
-Data formats are chosen for start-up time (this runs once per verification): the job arrives
-as `marshal` data written by the runner; reports and results are `ascii()` of plain dicts,
-lists and strings, which the runner reads with `ast.literal_eval` (never `eval`, never
-unpickling). `json` and `hashlib` would cost more to import than the rest of the harness.
+Data formats are chosen for start-up time (this runs once per verification): messages on stdin
+are `marshal` data after an 8-byte length, written by the verifier; reports and results are
+`ascii()` of plain dicts, lists and strings, which the verifier reads with `ast.literal_eval`
+(never `eval`, never unpickling). `json` and `hashlib` would cost more to import than the rest
+of the harness.
 """
 
 import _sha256
@@ -90,20 +99,50 @@ def _redirect(stdin_fd: int, stdout_fd: int, stderr_fd: int) -> None:
     os.dup2(stderr_fd, 2)
 
 
-def _child_asserts(test: dict[str, Any], report: int) -> None:
-    """Import the candidate, run the test's setup and calls, report values (child process)."""
+def _read_exact(size: int) -> bytes:
+    """Exactly `size` bytes of stdin (never more: what follows belongs to later tests)."""
+    chunks = []
+    while size > 0:
+        chunk = os.read(0, size)
+        if not chunk:
+            raise EOFError("stdin ended early")
+        chunks.append(chunk)
+        size -= len(chunk)
+    return b"".join(chunks)
+
+
+def _receive() -> Any:
+    return marshal.loads(_read_exact(int.from_bytes(_read_exact(8), "big")))
+
+
+def _call(step: tuple[Any, ...], entry: str, namespace: dict[str, Any]) -> Any:
+    _, arguments, source, bind = step
+    if source is None:
+        function = namespace.get(entry)
+        if function is None:
+            raise NameError(f"name {entry!r} is not defined")
+        args, kwargs = marshal.loads(arguments)
+        value = function(*args, **kwargs)
+    else:
+        value = eval(compile(source, "<tests>", "eval"), namespace)
+    if bind is not None:
+        namespace["__rlvr_value"] = value
+        exec(compile(f"{bind} = __rlvr_value", "<tests>", "exec"), namespace)
+    return value
+
+
+def _child_asserts(entry: str, test: dict[str, Any], report: int) -> None:
+    """Import the candidate, run the test's steps, report the calls' values (child process)."""
     try:
         module = importlib.import_module("solution")
         namespace = dict(vars(module))
-        exec(compile(test["setup"], "<tests>", "exec"), namespace)
-        if test["opaque"]:
-            exec(compile(test["source"], "<tests>", "exec"), namespace)
-            message = {"status": "ok", "passed": True}
-        else:
-            values = [encode(eval(compile(c, "<tests>", "eval"), namespace)) for c in test["calls"]]
-            message = {"status": "ok", "values": values}
-    except AssertionError:
-        message = {"status": "ok", "passed": False}
+        values = []
+        for step in test["steps"]:
+            if step[0] == "x":
+                exec(compile(step[1], "<tests>", "exec"), namespace)
+            else:
+                values.append(encode(_call(step, entry, namespace)))
+        message: dict[str, Any] = {"status": "ok", "values": values}
     except MemoryError:
         message = {"status": "memory", "error": "MemoryError"}
     except RecursionError:
@@ -161,7 +200,7 @@ def _start_child(job: dict[str, Any], test: dict[str, Any]) -> tuple[int, dict[s
         if stdio:
             code = _child_stdio(job["path"])
         else:
-            _child_asserts(test, report)
+            _child_asserts(job["entry"], test, report)
         for stream in (sys.stdout, sys.stderr):
             try:  # noqa: SIM105 - contextlib would slow the start
                 stream.flush()
@@ -232,29 +271,27 @@ def run_test(job: dict[str, Any], test: dict[str, Any]) -> dict[str, Any]:
     data, status = _collect(pid, fds, float(job["timeout_s"]), int(job["output_bytes"]))
     stderr = data["err"].decode("utf-8", "replace")[-_STDERR_TAIL:]
     record: dict[str, Any] = {"stderr": stderr}
+    if len(data["out"]) > int(job["output_bytes"]):
+        return {**record, "status": "output_limit"}
     if status is None:
         return {**record, "status": "timeout"}
     code = os.waitstatus_to_exitcode(status)
     if code == -signal.SIGXCPU:
         return {**record, "status": "timeout", "error": "CPU-time limit"}
     if job["kind"] == "stdio":
-        if len(data["out"]) > int(job["output_bytes"]):
-            return {**record, "status": "output_limit"}
         out = data["out"].decode("utf-8", "replace")
         return {**record, "status": "ok", "exit": code, "stdout": out}
     if not data["report"]:
-        crash = "memory" if "MemoryError" in stderr else "crash"
-        return {**record, "status": crash, "error": f"no report, exit status {code}"}
+        return {**record, "status": "exit", "exit": code}
     return {**record, "status": "reported", "report": data["report"].decode("ascii", "replace")}
 
 
 def main() -> None:
-    """Run every test of `job.marshal` and print the authenticated results."""
-    with open("job.marshal", "rb") as f:
-        job = marshal.load(f)
+    """Run every test sent on stdin and print the authenticated results."""
     _nondumpable()
-    results = [run_test(job, test) for test in job["tests"]]
-    nonce = os.read(0, 64)
+    job = _receive()
+    results = [run_test(job, _receive()) for _ in range(int(job["count"]))]
+    nonce = _read_exact(64)
     payload = ascii(results)
     sys.stdout.write(f"\n{hmac_sha256(nonce, payload.encode())} {payload}\n")
     sys.stdout.flush()

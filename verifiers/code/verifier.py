@@ -8,7 +8,9 @@ References:
     per line and trailing blank lines are removed. Expected outputs never enter the sandbox.
 
 All tests of a reference run in one sandbox: the harness (`verifiers.code.harness`) forks a
-fresh process per test, enforces the per-test timeout and returns authenticated results.
+fresh process per test, enforces the per-test timeout and returns authenticated results. No
+expected value, expected output or assert enters the sandbox: the candidate's results come out
+as plain data and are compared here.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import hashlib
 import hmac
 import marshal
 import secrets
+import signal
 from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
@@ -25,7 +28,8 @@ from typing import Any, ClassVar
 
 import sandboxes
 from verifiers.code import outcome
-from verifiers.code.asserts import AssertTest, ReferenceProblem, parse_asserts
+from verifiers.code.asserts import Reference, ReferenceProblem, parse_asserts
+from verifiers.code.checks import Judge, prepare
 from verifiers.code.examples import EXAMPLES
 from verifiers.code.extract import extract_program
 from verifiers.registry import register
@@ -33,6 +37,7 @@ from verifiers.verdict import Example, Verdict
 
 _HARNESS = Path(__file__).with_name("harness.py").read_text()
 _BACKENDS = ("auto", "bwrap", "process", "docker")
+_SIGNALS = frozenset(signal.Signals)
 
 
 def _check_stdio(tests: Any) -> list[tuple[str, str]]:
@@ -59,7 +64,7 @@ class CodeVerifier:
     """
 
     name: ClassVar[str] = "code"
-    version: ClassVar[str] = "1"
+    version: ClassVar[str] = "2"
     examples: ClassVar[tuple[Example, ...]] = EXAMPLES
 
     timeout_s: float = 2.0
@@ -93,9 +98,8 @@ class CodeVerifier:
         try:
             kind = reference.get("kind") if isinstance(reference, Mapping) else None
             if kind == "asserts":
-                return self._asserts(
-                    program, parse_asserts(reference.get("tests"), reference.get("entry_point"))
-                )
+                parsed = parse_asserts(reference.get("tests"), reference.get("entry_point"))
+                return self._asserts(program, parsed)
             if kind == "stdio":
                 return self._stdio(program, _check_stdio(reference.get("tests")))
             raise ReferenceProblem("reference must be a mapping with kind 'asserts' or 'stdio'")
@@ -104,25 +108,21 @@ class CodeVerifier:
         except sandboxes.SandboxUnavailable as exc:
             return Verdict(0.0, "sandbox_error", str(exc), program)
 
-    def _asserts(self, program: str, tests: list[AssertTest]) -> Verdict:
-        jobs = [
-            {
-                "setup": t.setup,
-                "calls": list(t.calls),
-                "opaque": t.check is None,
-                "source": t.source,
-            }
-            for t in tests
-        ]
-        records = self._run(program, "asserts", jobs)
+    def _asserts(self, program: str, reference: Reference) -> Verdict:
+        records = self._run(
+            program, {"kind": "asserts", "entry": reference.entry}, prepare(reference)
+        )
         if isinstance(records, Verdict):
             return Verdict(records.score, records.reason, records.detail, program)
-        outcomes = [outcome.judge_assert(t, r) for t, r in zip(tests, records, strict=True)]
-        opaque = sum(t.check is None for t in tests)
-        return outcome.verdict(outcomes, program, opaque)
+        judge = Judge(reference)
+        outcomes = [
+            outcome.judge_assert(judge, test, record)
+            for test, record in zip(reference.tests, records, strict=True)
+        ]
+        return outcome.verdict(outcomes, program)
 
     def _stdio(self, program: str, tests: list[tuple[str, str]]) -> Verdict:
-        records = self._run(program, "stdio", [{"input": given} for given, _ in tests])
+        records = self._run(program, {"kind": "stdio"}, [{"input": given} for given, _ in tests])
         if isinstance(records, Verdict):
             return Verdict(records.score, records.reason, records.detail, program)
         outcomes = [
@@ -131,11 +131,11 @@ class CodeVerifier:
         return outcome.verdict(outcomes, program)
 
     def _run(
-        self, program: str, kind: str, tests: list[dict[str, Any]]
+        self, program: str, header: dict[str, Any], tests: list[dict[str, Any]]
     ) -> list[dict[str, Any]] | Verdict:
         """Run the harness; its authenticated per-test records, or a verdict when there are none."""
         cap = self.limits.output_bytes
-        job = {"kind": kind, "tests": tests, "timeout_s": self.timeout_s, "output_bytes": cap}
+        job = {**header, "count": len(tests), "timeout_s": self.timeout_s, "output_bytes": cap}
         job["path"] = "solution.py"
         limits = replace(
             self.limits,
@@ -143,19 +143,43 @@ class CodeVerifier:
             output_bytes=65536 + len(tests) * (6 * cap + 65536),
         )
         nonce = secrets.token_hex(32)
-        files: dict[str, str | bytes] = {"solution.py": program, "job.marshal": marshal.dumps(job)}
+        stdin = b"".join(_message(m) for m in (job, *tests)) + nonce.encode()
         result = sandboxes.run(
-            _HARNESS, stdin=nonce, files=files, limits=limits, backend=self.backend
+            _HARNESS,
+            stdin=stdin,
+            files={"solution.py": program},
+            limits=limits,
+            backend=self.backend,
         )
         if result.status is sandboxes.Status.SANDBOX_ERROR:
             return Verdict(0.0, "sandbox_error", result.detail, None)
         records = _authentic(result.stdout, nonce, len(tests))
         if records is not None:
             return records
-        if result.status is sandboxes.Status.TIMEOUT:
-            return Verdict(0.0, "timeout", "the tests ran past their time", None)
-        why = f"the test harness did not report ({result.status.value}, {result.detail})"
-        return Verdict(0.0, "runtime_error", why, None)
+        return _unreported(result)
+
+
+def _message(data: Any) -> bytes:
+    """One stdin message for the harness: 8-byte length, then `marshal` data."""
+    body = marshal.dumps(data)
+    return len(body).to_bytes(8, "big") + body
+
+
+def _unreported(result: sandboxes.ExecResult) -> Verdict:
+    """The verdict when the harness printed no authentic results: the program stopped it."""
+    why = f"the test harness did not report ({result.status.value}, {result.detail})"
+    reason = {
+        sandboxes.Status.TIMEOUT: "timeout",
+        sandboxes.Status.MEMORY: "memory_limit",
+        sandboxes.Status.OUTPUT_LIMIT: "output_limit",
+    }.get(result.status, "runtime_error")
+    code = result.exit_code
+    if result.status is sandboxes.Status.ERROR and code is not None and code < 0:
+        reason = "crashed"
+        why += (
+            f": the harness was killed by {signal.Signals(-code).name}" if -code in _SIGNALS else ""
+        )
+    return Verdict(0.0, reason, why, None)
 
 
 def _authentic(stdout: str, nonce: str, count: int) -> list[dict[str, Any]] | None:

@@ -25,13 +25,17 @@ class WireError(ValueError):
 
 @dataclass(frozen=True, eq=False)
 class Opaque:
-    """A returned object that is not plain data; it compares equal only to itself."""
+    """A returned object that is not plain data: it compares equal only to itself and has no
+    truth value (`assert f(x)` fails on it rather than pass on any object)."""
 
     type_name: str
     """The candidate's type name, for people to read."""
 
     def __repr__(self) -> str:
         return f"<{self.type_name} object>"
+
+    def __bool__(self) -> bool:
+        raise TypeError(f"a returned {self.type_name} object is not plain data")
 
 
 def _items(body: Any, depth: int) -> list[Any]:
