@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from rlvr.backends import Dist
 from rlvr.config import to_dict
 from rlvr.data import Sample
 from rlvr.distributed.config import DistributedConfig
@@ -101,6 +102,39 @@ def score_model(
     completions = [g.texts[0] for g in engine.generate(samples, n=1, sampling=sampling)]
     generate_s = time.perf_counter() - start
     return Scored(completions, runtime.score_batch(completions, samples, extra=extra), generate_s)
+
+
+def held_out_accuracy(
+    model: Any,
+    tokenizer: Any,
+    samples: list[Sample],
+    *,
+    generation: GenerationConfig,
+    runtime: RewardRuntime,
+    dist: Dist,
+    collective_forward: bool,
+    seed: int = 0,
+) -> float:
+    """Held-out accuracy measured once per launch and given to every rank.
+
+    Rank 0 generates and scores, then broadcasts the accuracy. When every forward pass is
+    collective (ZeRO-3: each rank holds a slice of the weights), every rank generates the same
+    greedy completions so that the passes line up, and only rank 0 scores them.
+    """
+    accuracy = None
+    if dist.is_main or collective_forward:
+        engine = HFEngine(model, tokenizer, batch_size=generation.batch_size)
+        sampling = SamplingParams(
+            max_new_tokens=generation.max_new_tokens,
+            temperature=generation.temperature,
+            top_p=generation.top_p,
+            seed=seed,
+        )
+        groups = engine.generate(samples, n=1, sampling=sampling)
+        if dist.is_main:
+            completions = [g.texts[0] for g in groups]
+            accuracy = Scored(completions, runtime.score_batch(completions, samples), 0.0).accuracy
+    return float(dist.broadcast_object(accuracy))
 
 
 def open_runtime(cfg: RewardConfig, distributed: DistributedConfig | None = None) -> RewardRuntime:

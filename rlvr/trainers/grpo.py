@@ -46,7 +46,7 @@ from rlvr.checkpoint import open_trainer_run, restore_training, save_checkpoint,
 from rlvr.data import Sample
 from rlvr.distributed.cluster import open_cluster
 from rlvr.distributed.config import DistributedConfig
-from rlvr.evaluate import open_runtime, score_model
+from rlvr.evaluate import held_out_accuracy, open_runtime
 from rlvr.loaders import load_policy, load_rows
 from rlvr.rewards import RewardRuntime
 from rlvr.rollout.build import Rollout, RolloutConfig, check_engine, open_rollout
@@ -379,13 +379,18 @@ def _train_step(
     return {f"train/{k}": v for k, v in stats.items()}
 
 
-def _evaluate(
-    cfg: GRPOConfig, model: Any, tokenizer: Any, held_out: list[Sample], runtime: RewardRuntime
-) -> float:
-    accuracy = score_model(
-        model, tokenizer, held_out, generation=cfg.generation, runtime=runtime, seed=cfg.run.seed
-    ).accuracy
-    model.train()
+def _evaluate(cfg: GRPOConfig, s: _LoopState, runtime: RewardRuntime) -> float:
+    accuracy = held_out_accuracy(
+        s.model,
+        s.tokenizer,
+        s.held_out,
+        generation=cfg.generation,
+        runtime=runtime,
+        dist=s.backend.dist,
+        collective_forward=cfg.backend.kind == "deepspeed" and cfg.backend.zero_stage == 3,
+        seed=cfg.run.seed,
+    )
+    s.model.train()
     return accuracy
 
 
@@ -507,7 +512,7 @@ def _loop(
         ) as bar,
     ):
         if s.held_out and fresh:
-            before = after = _evaluate(cfg, s.model, s.tokenizer, s.held_out, runtime)
+            before = after = _evaluate(cfg, s, runtime)
             s.run.log(0, {"eval/accuracy": before})
         while step < cfg.train.max_steps:
             if cfg.train.max_seconds is not None and trained_s >= cfg.train.max_seconds:
@@ -536,7 +541,7 @@ def _loop(
             bar.update(1)
             bar.set_postfix(reward=f"{metrics.get('reward/mean', 0.0):.3f}")
             if s.held_out and (step % cfg.train.eval_every == 0 or step == cfg.train.max_steps):
-                after = _evaluate(cfg, s.model, s.tokenizer, s.held_out, runtime)
+                after = _evaluate(cfg, s, runtime)
                 metrics["eval/accuracy"] = after
                 bar.write(f"step {step}: held-out accuracy {after:.3f}")
             s.run.log(step, metrics)
@@ -550,6 +555,6 @@ def _loop(
                     keep=cfg.train.keep_checkpoints,
                 )
         if s.held_out and step % cfg.train.eval_every != 0 and step < cfg.train.max_steps:
-            after = _evaluate(cfg, s.model, s.tokenizer, s.held_out, runtime)
+            after = _evaluate(cfg, s, runtime)
             s.run.log(step, {"eval/accuracy": after})
     return before, after, step, stopped_by, trained_s

@@ -14,7 +14,6 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
-import torch
 from tqdm import tqdm
 
 from rlvr.algorithms.losses import sft_loss
@@ -22,7 +21,7 @@ from rlvr.backends import TrainBackend, build_backend, launch, shutdown
 from rlvr.batching import Batches, encode_pairs, pad_pairs
 from rlvr.checkpoint import open_trainer_run, restore_training, save_checkpoint, save_final
 from rlvr.data import Sample
-from rlvr.evaluate import open_runtime, score_model
+from rlvr.evaluate import held_out_accuracy, open_runtime
 from rlvr.loaders import load_policy, load_rows, load_sft
 from rlvr.rewards import RewardRuntime
 from rlvr.runs import Run, seed_everything
@@ -107,15 +106,21 @@ class SFTResult:
 
 def _evaluate(
     cfg: SFTConfig,
-    model: torch.nn.Module,
+    backend: TrainBackend,
     tokenizer: object,
     held_out: list[Sample],
     runtime: RewardRuntime,
 ) -> float:
-    scored = score_model(
-        model, tokenizer, held_out, generation=cfg.generation, runtime=runtime, seed=cfg.run.seed
+    return held_out_accuracy(
+        backend.module,
+        tokenizer,
+        held_out,
+        generation=cfg.generation,
+        runtime=runtime,
+        dist=backend.dist,
+        collective_forward=cfg.backend.kind == "deepspeed" and cfg.backend.zero_stage == 3,
+        seed=cfg.run.seed,
     )
-    return scored.accuracy
 
 
 # --- algorithm --------------------------------------------------------------------------------
@@ -240,7 +245,7 @@ def _loop(
                     },
                 )
             if held_out and (step % t.eval_every == 0 or step == t.max_steps):
-                accuracy = _evaluate(cfg, backend.module, tokenizer, held_out, runtime)
+                accuracy = _evaluate(cfg, backend, tokenizer, held_out, runtime)
                 backend.module.train()
                 run.log(step, {"eval/accuracy": accuracy})
                 bar.write(f"step {step}: held-out accuracy {accuracy:.3f}")
