@@ -20,7 +20,9 @@ Implementation details:
      reports `built` and the parent restarts that call's clock.
   4. Memory: the worker caps its address space (`RLIMIT_AS`) at what it has mapped at start plus
      `memory_mb`, so libraries inherited from the parent do not eat the allowance. A
-     `MemoryError` becomes a `memory` verdict, after which the worker exits and is replaced.
+     `MemoryError` in the verifier becomes a `verifier_memory` verdict (masked: the verifier's
+     own process ran out, unlike a sandboxed program's `memory_limit`), after which the worker
+     exits and is replaced.
   5. The parent's `__main__` module is hidden while a worker starts (unless `import_main`), so
      workers never re-run the user's script: no `if __name__ == "__main__":` guard is needed,
      and a script that imports torch does not make every worker import it. Verifiers must then
@@ -120,7 +122,8 @@ def call_verifier(verifier: Verifier, completion: str, reference: Any) -> tuple[
         elif not math.isfinite(verdict.score):
             verdict = Verdict(0.0, "verifier_error", f"returned score {verdict.score}")
     except MemoryError:
-        verdict, fatal = Verdict(0.0, "memory", "MemoryError: memory cap exceeded"), True
+        verdict = Verdict(0.0, "verifier_memory", "MemoryError: the worker's memory cap")
+        fatal = True
     except Exception as exc:  # a verifier must never raise; if it does, that is a bug to count
         verdict = Verdict(0.0, "verifier_error", f"{type(exc).__name__}: {exc}"[:2000])
     return CallResult(verdict, time.perf_counter() - start), fatal

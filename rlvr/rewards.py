@@ -11,12 +11,21 @@ What a reward is made of:
   * Extra terms (`RewardSpec`, e.g. a format reward) are scored on every row and added with their
     weight; weight 0 means scored and counted ("log only") but not part of the reward.
 
-Failures, and what they do to the loss:
-  * `timeout`: the call ran past `timeout_s`; the parent killed its worker. The completion caused
-    it, so it scores 0 and stays in the loss.
-  * Infrastructure failures (`INFRA_REASONS`: the verifier raised, its worker died, it ran out of
-    memory, the reference or the sandbox was broken): the row is masked out of the loss
-    (`mask=False`, placeholder reward 0.0) and counted, never silently scored 0.
+Failures, and what they do to the loss, by where they happen:
+  * In the completion, or in the program it holds: a wrong answer, and everything a program
+    does in its sandbox (`timeout`, `memory_limit`, `output_limit`, `crashed`, `runtime_error`,
+    ...). These are the completion's doing: they score 0 and stay in the loss. Masking them
+    would let a policy escape a negative advantage by, say, allocating past the memory limit.
+  * `timeout` from the runtime: the call ran past `timeout_s` and the parent killed its worker.
+    The runtime cannot tell a completion that makes a verifier slow from a slow verifier, and
+    masking would make such completions a free escape, so it also scores 0 and stays in the
+    loss; `RewardResult.n_timeouts` counts it. (Verifiers bound their own work below the
+    timeout; `rlvr verifiers check` flags one that does not.)
+  * In the verifier or the machine (`INFRA_REASONS`): the verifier raised (`verifier_error`)
+    or ran out of its worker's memory (`verifier_memory`), its worker died (`worker_died`),
+    the reference was unusable (`reference_error`), or the sandbox could not start
+    (`sandbox_error`). The row is masked out of the loss (`mask=False`, placeholder reward 0.0)
+    and counted (`n_infra_failures`), never silently scored 0.
   * A verifier that cannot be built (unknown name, bad options) is a configuration error, raised
     before any call runs.
 
@@ -56,9 +65,11 @@ from verifiers import RegistryError, Verdict, Verifier
 StartMethod = Literal["forkserver", "spawn"]
 
 INFRA_REASONS = frozenset(
-    {"verifier_error", "worker_died", "memory", "reference_error", "sandbox_error"}
+    {"verifier_error", "verifier_memory", "worker_died", "reference_error", "sandbox_error"}
 )
-"""Reasons that mean the score says nothing about the completion: masked out of the loss."""
+"""Failures of the verifier or the machine, not of the completion: masked out of the loss.
+A verifier reports what the completion's program did with other reasons (`memory_limit`,
+`timeout`, ...), which score 0 and stay in the loss."""
 
 _FORKSERVER_PRELOAD = ["verifiers", "rlvr.reward_workers"]
 

@@ -17,8 +17,9 @@ from pathlib import Path
 
 import pytest
 
+import sandboxes
 from rlvr.data.types import Sample
-from rlvr.rewards import RewardRuntime, RewardSpec, VerifierCall
+from rlvr.rewards import RewardRuntime, RewardSpec, VerifierCall, is_infra_failure
 from tests.rlvr._toy_verifiers import PREFIX
 from verifiers import RegistryError
 
@@ -163,17 +164,78 @@ def test_worker_exit_is_masked_and_the_worker_replaced(runtime: RewardRuntime) -
 def test_memory_cap_is_masked(runtime: RewardRuntime) -> None:
     calls = [VerifierCall("a", PREFIX + "Allocates", "x"), VerifierCall("1", EXACT, "1")]
     hog, ok = runtime.verify(calls)
-    assert hog.verdict.reason == "memory"
+    assert hog.verdict.reason == "verifier_memory"
     assert ok.verdict.reason == "correct"
 
 
 def test_calls_queued_behind_a_memory_failure_are_rescored() -> None:
-    # The worker answers `memory` and exits; every call behind it in its chunk is rescored.
+    # The worker answers `verifier_memory` and exits; every call behind it is rescored.
     calls = [VerifierCall(str(i), EXACT, str(i)) for i in range(6)]
     calls[1] = VerifierCall("a", PREFIX + "Allocates", "x")
     with RewardRuntime(workers=1, timeout_s=5.0, memory_mb=512) as rt:
         out = rt.verify(calls)
-    assert [r.verdict.reason for r in out] == ["correct", "memory"] + ["correct"] * 4
+    assert [r.verdict.reason for r in out] == ["correct", "verifier_memory"] + ["correct"] * 4
+
+
+def _code_row(program: str) -> tuple[str, Sample]:
+    reference = {"kind": "asserts", "tests": "assert f(2) == 4", "entry_point": "f"}
+    return f"```python\n{program}\n```", Sample("q", reference=reference, verifier="code")
+
+
+@pytest.mark.parametrize(
+    ("program", "reason"),
+    [
+        ("def f(x):\n    return bytearray(8 * 1024 ** 3)", "memory_limit"),
+        ("def f(x):\n    while True:\n        pass", "timeout"),
+        ("import os\ndef f(x):\n    os.kill(os.getpid(), 9)", "crashed"),
+        ("import os\ndef f(x):\n    os._exit(0)", "runtime_error"),
+        (
+            "import os\nwhile True:\n    try:\n        os.fork()\n    except OSError:\n        pass",
+            "timeout",
+        ),
+    ],
+    ids=["memory-bomb", "hang", "signal", "exit", "fork-bomb"],
+)
+def test_what_a_program_does_in_its_sandbox_scores_zero_and_stays_in_the_loss(
+    program: str, reason: str
+) -> None:
+    """Masking these would let a policy escape a negative advantage on purpose."""
+    try:
+        sandboxes.resolve("auto")
+    except sandboxes.SandboxUnavailable as exc:
+        pytest.skip(f"the code verifier has no sandbox here: {exc}")
+    completion, row = _code_row(program)
+    with RewardRuntime(workers=1, timeout_s=20.0) as rt:
+        result = rt.score_batch([completion, "1"], [row, _sample("1")])
+    verdict = result.verdicts_for_rows()[0]
+    assert (verdict.score, verdict.reason) == (0.0, reason), verdict.detail
+    assert result.mask == [True, True] and result.rewards == [0.0, 1.0]
+    assert result.n_infra_failures == 0
+
+
+def test_failures_of_the_verifier_or_the_machine_are_masked_and_counted() -> None:
+    """A crashed or out-of-memory verifier and a sandbox that cannot start: masked, counted."""
+    if sandboxes.probe("docker") is None:
+        pytest.skip("a docker engine answers here, so the docker sandbox would start")
+    completion, code_row = _code_row("def f(x):\n    return x * x")
+    samples = [
+        _sample("x", PREFIX + "ExitsHard"),
+        _sample("x", PREFIX + "Allocates"),
+        _sample("1"),
+    ]
+    with RewardRuntime(workers=1, timeout_s=5.0, memory_mb=512) as rt:
+        result = rt.score_batch(["exit", "a", "1"], samples)
+        (docker,) = rt.verify(
+            [VerifierCall(completion, "code", code_row.reference, (("backend", "docker"),))]
+        )
+    assert [v.reason for v in result.verdicts_for_rows()] == [
+        "worker_died",
+        "verifier_memory",
+        "correct",
+    ]
+    assert result.mask == [False, False, True]
+    assert result.n_infra_failures == 2
+    assert docker.verdict.reason == "sandbox_error" and is_infra_failure(docker.verdict)
 
 
 def test_unknown_verifier_or_bad_options_fail_before_scoring(runtime: RewardRuntime) -> None:
