@@ -13,19 +13,23 @@ from sandboxes._common import BackendUnavailable
 from sandboxes.doctor import ATTACKS, AttackResult, doctor, format_report
 from sandboxes.limits import ExecResult, Limits, Status
 from sandboxes.runner import (
+    ALLOW_PROCESS_ENV,
     AUTO_ORDER,
     BACKENDS,
     DEFAULT_LIMITS,
     BackendName,
     SandboxUnavailable,
+    allow_process,
     available,
     describe,
     probe,
+    process_allowed,
     resolve,
     run,
 )
 
 __all__ = [
+    "ALLOW_PROCESS_ENV",
     "ATTACKS",
     "AUTO_ORDER",
     "BACKENDS",
@@ -37,11 +41,13 @@ __all__ = [
     "Limits",
     "SandboxUnavailable",
     "Status",
+    "allow_process",
     "available",
     "describe",
     "doctor",
     "format_report",
     "probe",
+    "process_allowed",
     "resolve",
     "run",
 ]

@@ -4,17 +4,21 @@ It stays with the runner's identity (root, when the runner is root) so the progr
 or trace it, and:
   1. becomes a child subreaper, so every orphan of the run is re-parented to it and reaped
      (zombies would otherwise count against the pool uid's process limit);
-  2. forks the program: new process group, supplementary groups dropped, gid and uid switched
-     to the pool uid, work directory entered, then `exec` of the prologue command;
+  2. forks the program: new process group, new network and System V IPC namespaces when the
+     runner found that the kernel allows them (`unshare`, inside a new user namespace that maps
+     the runner's own ids when it is not root), supplementary groups dropped, gid and uid
+     switched to the pool uid, work directory entered, then `exec` of the prologue command;
   3. waits for the program, or for SIGTERM from the runner (deadline, output cap);
   4. kills every remaining process of the run: `kill(-1, SIGKILL)` issued by a child that has
      switched to the pool uid (which owns nothing else), or the program's process group when
      there is no pool uid; then reaps everything and exits with the program's status
      (128 + N when it died of signal N).
 
-Arguments: the pool uid (`-` for none), the work directory, the number N of environment
-entries, N `KEY=VALUE` entries, then the program's command line. (No JSON: importing `json`
-would cost more than the rest of the launcher.)
+Arguments: the pool uid (`-` for none), the `unshare` flags (an integer, 0 for none), the work
+directory, the number N of environment entries, N `KEY=VALUE` entries, then the program's
+command line. (No JSON: importing `json` would cost more than the rest of the launcher.) With
+the single argument `--try-unshare FLAGS` it only checks, in a child, that the kernel allows
+those namespaces (exit status 0) or says why not on stderr.
 """
 
 import ctypes
@@ -24,6 +28,7 @@ import sys
 import time
 
 PR_SET_CHILD_SUBREAPER = 36
+CLONE_NEWUSER = 0x10000000
 
 
 class Config:
@@ -31,15 +36,38 @@ class Config:
 
     def __init__(self, argv: list[str]) -> None:
         self.uid = None if argv[0] == "-" else int(argv[0])
-        self.cwd = argv[1]
-        count = int(argv[2])
-        self.env = dict(entry.split("=", 1) for entry in argv[3 : 3 + count])
-        self.argv = argv[3 + count :]
+        self.unshare = int(argv[1])
+        self.cwd = argv[2]
+        count = int(argv[3])
+        self.env = dict(entry.split("=", 1) for entry in argv[4 : 4 + count])
+        self.argv = argv[4 + count :]
+
+
+def unshare(flags: int) -> None:
+    """Enter new namespaces (`flags` of unshare(2)); with a user namespace, map our own ids.
+
+    Raises:
+        OSError: the kernel refused.
+    """
+    if not flags:
+        return
+    uid, gid = os.getuid(), os.getgid()
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.unshare(flags) != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, f"unshare: {os.strerror(err)}")
+    if flags & CLONE_NEWUSER:
+        for name, text in (("setgroups", "deny"), ("uid_map", f"{uid} {uid} 1")):
+            with open(f"/proc/self/{name}", "w") as f:
+                f.write(text)
+        with open("/proc/self/gid_map", "w") as f:
+            f.write(f"{gid} {gid} 1")
 
 
 def _child(config: Config, errors: int) -> None:
     try:
         os.setpgid(0, 0)
+        unshare(config.unshare)
         if config.uid is not None:
             os.setgroups([])
             os.setgid(config.uid)
@@ -130,5 +158,20 @@ def main(config: Config) -> int:
     return code if code >= 0 else 128 - code
 
 
+def try_unshare(flags: int) -> int:
+    """Exit status 0 when a child can enter the namespaces `flags`, else 1 (reason on stderr)."""
+    pid = os.fork()
+    if pid == 0:
+        try:
+            unshare(flags)
+        except OSError as exc:
+            sys.stderr.write(str(exc))
+            os._exit(1)
+        os._exit(0)
+    return 0 if os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) == 0 else 1
+
+
 if __name__ == "__main__":
+    if sys.argv[1] == "--try-unshare":
+        sys.exit(try_unshare(int(sys.argv[2])))
     sys.exit(main(Config(sys.argv[1:])))

