@@ -2,7 +2,13 @@
 
 Each attack is a small hostile program plus a check made outside the sandbox (a file that must
 not appear on the host, a secret that must not be printed, a process that must not survive).
-`format_report` prints the table for `rlvr sandbox doctor`.
+`format_report` prints the table for `rlvr sandbox doctor`, and which backend `auto` uses here.
+
+The introspection attacks hunt for a token (`rlvr` + 16 hex digits, never in their source) that
+the runner holds where a leaky sandbox would show it: the runner's environment and memory, an
+inheritable descriptor, a host process's command line and environment, and a world-readable
+file such as a dataset on disk. They search what a program can reach: its own objects, frames
+and modules, `/proc/self/*` (memory included), every descriptor, every visible process, files.
 """
 
 from __future__ import annotations
@@ -10,6 +16,8 @@ from __future__ import annotations
 import os
 import secrets
 import socket
+import subprocess
+import sys
 import tempfile
 import threading
 from collections.abc import Callable, Iterator, Sequence
@@ -45,6 +53,14 @@ class _Target:
     root_secret_path: str | None
     port: int
     received: list[bytes]
+    world_path: str
+    """A world-readable file holding the token, like a dataset with answers on disk."""
+    decoy: int
+    """Pid of a host process with the token in its command line and environment."""
+
+    def strays(self) -> list[int]:
+        """Live processes with the token in their command line, other than the decoy."""
+        return [pid for pid in stray_processes(self.token) if pid != self.decoy]
 
 
 _Check = Callable[[ExecResult, _Target], tuple[bool, str]]
@@ -131,6 +147,120 @@ def _kill_parent(t: _Target) -> str:
     )
 
 
+_HUNT = r"""
+import gc, os, re, sys
+PATTERN = re.compile(rb"rlvr[0-9a-f]{16}")
+found = set()
+
+def scan(data):
+    if isinstance(data, str):
+        data = data.encode("utf-8", "replace")
+    if isinstance(data, (bytes, bytearray)):
+        found.update(m.decode() for m in PATTERN.findall(data))
+
+def read(path, limit=1 << 22):
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    except OSError:
+        return b""
+    try:
+        return os.read(fd, limit)
+    except OSError:
+        return b""
+    finally:
+        os.close(fd)
+
+def memory(pid):
+    try:
+        with open(f"/proc/{pid}/maps") as maps:
+            regions = [line.split()[:2] for line in maps]
+        mem = open(f"/proc/{pid}/mem", "rb", buffering=0)
+    except OSError:
+        return
+    with mem:
+        for span, mode in regions:
+            start, end = (int(a, 16) for a in span.split("-"))
+            if mode.startswith("r") and end - start < 1 << 28:
+                try:
+                    mem.seek(start)
+                    scan(mem.read(end - start))
+                except (OSError, ValueError, OverflowError):
+                    pass
+"""
+
+_BODIES = {
+    "introspect_memory": """
+def walk(obj, depth=0):
+    if depth > 4:
+        return
+    scan(obj)
+    items = [*obj.keys(), *obj.values()] if isinstance(obj, dict) else obj
+    if isinstance(obj, (dict, list, tuple, set, frozenset)):
+        for item in list(items):
+            walk(item, depth + 1)
+for obj in gc.get_objects():
+    walk(obj, 3)
+frame = sys._getframe()
+while frame is not None:
+    walk(dict(frame.f_locals), 1)
+    walk(dict(frame.f_globals), 1)
+    frame = frame.f_back
+for module in list(sys.modules.values()):
+    walk(dict(getattr(module, "__dict__", {})), 2)
+scan(repr(sys.argv) + repr(dict(os.environ)))
+""",
+    "proc_self": """
+for name in ["cmdline", "environ", "maps", "status", "cwd/main.py"]:
+    scan(read("/proc/self/" + name))
+for fd in os.listdir("/proc/self/fd"):
+    scan(read("/proc/self/fd/" + fd))
+memory("self")
+""",
+    "inherited_fds": """
+for fd in range(1024):
+    try:
+        os.lseek(fd, 0, 0)
+    except OSError:
+        pass
+    try:
+        os.set_blocking(fd, False)
+        scan(os.read(fd, 1 << 20))
+    except OSError:
+        pass
+""",
+    "other_processes": """
+for pid in os.listdir("/proc"):
+    if pid.isdigit() and int(pid) != os.getpid():
+        for name in ("cmdline", "environ"):
+            scan(read(f"/proc/{pid}/{name}"))
+        memory(pid)
+""",
+    "read_host_files": """
+seen = 0
+for top in ("/tmp", "/var/tmp", "/home", "/srv", "/opt", "/mnt", "/data"):
+    for root, dirs, files in os.walk(top):
+        for name in files:
+            seen += 1
+            if seen < 20000:
+                scan(read(os.path.join(root, name), 1 << 16))
+""",
+}
+
+
+def _hunter(name: str) -> Callable[[_Target], str]:
+    def program(t: _Target) -> str:
+        return _HUNT + _BODIES[name] + "print(sorted(found))\n"
+
+    return program
+
+
+def _not_found(r: ExecResult, t: _Target) -> tuple[bool, str]:
+    leaked = t.token in r.stdout
+    if leaked:
+        return False, "token found"
+    return True, f"not found ({r.status.value}{', ' + r.detail if r.detail else ''})"
+
+
 ATTACKS: dict[str, tuple[Callable[[_Target], str], _Check, Limits]] = {
     "fork_bomb": (
         _fork_bomb,
@@ -178,9 +308,10 @@ ATTACKS: dict[str, tuple[Callable[[_Target], str], _Check, Limits]] = {
     ),
     "daemon_survives": (
         _daemon,
-        lambda r, t: (not stray_processes(t.token), f"{len(stray_processes(t.token))} left"),
+        lambda r, t: (not t.strays(), f"{len(t.strays())} left"),
         Limits(),
     ),
+    **{name: (_hunter(name), _not_found, Limits(wall_s=30.0)) for name in _BODIES},
 }
 """Attack name -> (program for the bait, check outside the sandbox, limits of the run)."""
 
@@ -204,16 +335,26 @@ def _bait() -> Iterator[_Target]:
 
     thread = threading.Thread(target=accept, daemon=True)
     thread.start()
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as tmp, _runner_holds(token) as decoy:
         os.chmod(tmp, 0o755)
         secret_path = os.path.join(tmp, "secret.txt")
+        world_path = os.path.join(tmp, "answers.jsonl")
         root_secret = f"/root/.rlvr-secret-{token}" if os.geteuid() == 0 else None
         for path in filter(None, (secret_path, root_secret)):
             with open(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600), "w") as f:
                 f.write(token)
+        with open(os.open(world_path, os.O_WRONLY | os.O_CREAT, 0o644), "w") as f:
+            f.write(f'{{"expected": "{token}"}}\n')
         try:
             yield _Target(
-                token, secret_path, token, root_secret, listener.getsockname()[1], received
+                token,
+                secret_path,
+                token,
+                root_secret,
+                listener.getsockname()[1],
+                received,
+                world_path,
+                decoy,
             )
         finally:
             stop.set()
@@ -221,6 +362,39 @@ def _bait() -> Iterator[_Target]:
             listener.close()
             if root_secret:
                 os.unlink(root_secret)
+
+
+@contextmanager
+def _runner_holds(token: str) -> Iterator[int]:
+    """While active, `token` is in this process's environment and on inheritable descriptors
+    (a pipe and a file), and in a host process's command line and environment (its pid is
+    yielded)."""
+    key = "RLVR_DOCTOR_SECRET"
+    before = os.environ.get(key)
+    os.environ[key] = token
+    read_end, write_end = os.pipe()
+    os.write(write_end, token.encode())
+    decoy = subprocess.Popen(
+        [sys.executable, "-S", "-c", "import time; time.sleep(600)", token],
+        env={key: token},
+        stdin=subprocess.DEVNULL,
+    )
+    try:
+        with tempfile.TemporaryFile() as held:
+            held.write(token.encode())
+            held.flush()
+            for fd in (read_end, write_end, held.fileno()):
+                os.set_inheritable(fd, True)
+            yield decoy.pid
+    finally:
+        decoy.kill()
+        decoy.wait()
+        os.close(read_end)
+        os.close(write_end)
+        if before is None:
+            del os.environ[key]
+        else:
+            os.environ[key] = before
 
 
 def doctor(backends: Sequence[runner.BackendName] | None = None) -> list[AttackResult]:
@@ -241,8 +415,17 @@ def doctor(backends: Sequence[runner.BackendName] | None = None) -> list[AttackR
     return results
 
 
-def format_report(results: Sequence[AttackResult]) -> str:
-    """A fixed-width table of `results`, one attack per line, and a summary line per backend."""
+def in_use() -> str:
+    """One line: the backend `backend="auto"` uses here, or why it refuses to run."""
+    try:
+        return f"in use (auto): {runner.describe('auto')}"
+    except runner.SandboxUnavailable as exc:
+        return f"in use (auto): NONE, runs refuse to start: {exc}"
+
+
+def format_report(results: Sequence[AttackResult], in_use_line: str | None = None) -> str:
+    """A fixed-width table of `results`, one attack per line, a summary line per backend, and
+    the backend in use (`in_use()` unless given)."""
     lines = [f"{'backend':<9} {'attack':<18} {'result':<12} detail"]
     for r in results:
         verdict = "blocked" if r.blocked else "NOT BLOCKED"
@@ -251,4 +434,5 @@ def format_report(results: Sequence[AttackResult]) -> str:
     for backend in dict.fromkeys(r.backend for r in results):
         mine = [r for r in results if r.backend == backend]
         lines.append(f"{backend}: {sum(r.blocked for r in mine)}/{len(mine)} attacks blocked")
+    lines.append(in_use() if in_use_line is None else in_use_line)
     return "\n".join(lines)

@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 import sandboxes
-from sandboxes import BackendName, Limits, Status
-from sandboxes.doctor import stray_processes
+from sandboxes import BackendName, Limits, Status, process_backend
+from sandboxes.doctor import ATTACKS, _bait, stray_processes
 from tests.sandboxes.conftest import not_covered
 
 MARKER = "\x1erlvr-sandbox-started\x1e"
@@ -90,6 +90,7 @@ def test_only_the_work_directory_is_writable(backend: BackendName) -> None:
         "    except OSError:\n        pass\nopen('x', 'w').write('x')\nprint('work ok')\n"
     )
     result = sandboxes.run(program, backend=backend)
+    assert result.backend == backend
     assert result.stdout == "work ok\n"
 
 
@@ -102,6 +103,7 @@ def test_work_directory_size_is_capped(backend: BackendName) -> None:
         "except OSError:\n    pass\nprint(n)\n"
     )
     result = sandboxes.run(program, limits=Limits(tmpfs_mb=8), backend=backend)
+    assert result.backend == backend
     assert int(result.stdout) <= 8
 
 
@@ -153,7 +155,8 @@ def test_environment_is_cleared(backend: BackendName, monkeypatch: pytest.Monkey
 
 
 def test_loopback_listener_is_unreachable(backend: BackendName) -> None:
-    not_covered(backend, {"process"}, "the network")
+    if backend == "process" and not process_backend.namespaces()[0]:
+        pytest.skip(f"the kernel refuses network namespaces: {process_backend.namespaces()[1]}")
     received: list[bytes] = []
     with socket.create_server(("127.0.0.1", 0)) as server:
         server.settimeout(3)
@@ -176,6 +179,7 @@ def test_loopback_listener_is_unreachable(backend: BackendName) -> None:
         )
         result = sandboxes.run(program, backend=backend)
         thread.join()
+    assert result.backend == backend
     assert "connected" not in result.stdout
     assert received == []
 
@@ -216,3 +220,37 @@ def test_runner_interpreter_is_not_the_sandbox_identity(backend: BackendName) ->
     uid, euid = map(int, result.stdout.split())
     assert uid != 0 and euid != 0
     assert sys.executable
+
+
+def _hunt(backend: BackendName, attack: str) -> None:
+    """Run a doctor attack that hunts for a token the runner holds (its environment and
+    memory, inheritable descriptors, a host process, a world-readable file); it must not find it.
+    """
+    program, check, limits = ATTACKS[attack]
+    with _bait() as target:
+        result = sandboxes.run(program(target), limits=limits, backend=backend)
+        blocked, detail = check(result, target)
+    assert (result.backend, result.status) == (backend, Status.OK), result
+    assert blocked, detail
+
+
+def test_own_objects_frames_and_modules_hold_no_runner_secret(backend: BackendName) -> None:
+    _hunt(backend, "introspect_memory")
+
+
+def test_proc_self_and_own_memory_hold_no_runner_secret(backend: BackendName) -> None:
+    _hunt(backend, "proc_self")
+
+
+def test_no_runner_descriptor_is_inherited(backend: BackendName) -> None:
+    _hunt(backend, "inherited_fds")
+
+
+def test_other_processes_are_invisible(backend: BackendName) -> None:
+    not_covered(backend, {"process"}, "processes of other users (no pid namespace)")
+    _hunt(backend, "other_processes")
+
+
+def test_world_readable_host_files_are_invisible(backend: BackendName) -> None:
+    not_covered(backend, {"process"}, "files readable by others (no mount namespace)")
+    _hunt(backend, "read_host_files")

