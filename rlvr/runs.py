@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from rlvr.config import dump_yaml
+from rlvr.sections import RewardConfig
 
 TRACKED_PACKAGES = (
     "rlvr",
@@ -93,7 +94,7 @@ def verifier_manifest(names: Iterable[str]) -> dict[str, Any]:
         try:
             fields["sandbox"] = sandboxes.describe()
         except sandboxes.SandboxUnavailable as exc:
-            fields["sandbox"] = f"unavailable: {exc}"
+            raise RunError(f"the code verifier has no sandbox: {exc}") from None
     return fields
 
 
@@ -196,8 +197,17 @@ def create_run(
         resume: reopen an existing directory, appending to its metrics.
 
     Raises:
-        RunError: the directory exists and neither `overwrite` nor `resume` was given.
+        RunError: the directory exists and neither `overwrite` nor `resume` was given, or the
+            `code` verifier is used and no sandbox may run here (bwrap cannot start and
+            `reward.sandbox_allow_process` / `RLVR_SANDBOX_ALLOW_PROCESS` do not allow the
+            weaker one).
     """
+    reward = getattr(config, "reward", None)  # stages without a reward section have none
+    if isinstance(reward, RewardConfig) and reward.sandbox_allow_process:
+        import sandboxes
+
+        sandboxes.allow_process()
+    sandbox_fields = verifier_manifest(verifier_names)
     run_dir = Path(output_dir) / name
     if run_dir.exists() and any(run_dir.iterdir()) and not resume:
         if not overwrite:
@@ -223,7 +233,7 @@ def create_run(
             "platform": platform.platform(),
             "packages": package_versions(),
             "datasets": dict(datasets or {}),
-            **verifier_manifest(verifier_names),
+            **sandbox_fields,
         },
     )
     return run

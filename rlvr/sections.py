@@ -73,6 +73,10 @@ class RewardConfig:
     """Reward terms added to each row's own verifier (e.g. a format reward)."""
     import_main: bool = False
     """Workers import the launching script's `__main__` (only for verifiers defined there)."""
+    sandbox_allow_process: bool = False
+    """Where bwrap cannot start, let the `code` verifier run programs on the weaker `process`
+    sandbox (host files and processes visible) instead of refusing to start the run; the same
+    as `RLVR_SANDBOX_ALLOW_PROCESS=1` (docs/sandboxes.md)."""
 
 
 @dataclass(frozen=True)
