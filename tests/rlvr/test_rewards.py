@@ -13,6 +13,7 @@ import sys
 import textwrap
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -20,6 +21,9 @@ import pytest
 import sandboxes
 from rlvr.data.types import Sample
 from rlvr.rewards import RewardRuntime, RewardSpec, VerifierCall, is_infra_failure
+from rlvr.runs import RunError, create_run
+from rlvr.sections import RewardConfig
+from sandboxes import runner as sandbox_runner
 from tests.rlvr._toy_verifiers import PREFIX
 from verifiers import RegistryError
 
@@ -190,7 +194,7 @@ def _code_row(program: str) -> tuple[str, Sample]:
         ("import os\ndef f(x):\n    os.kill(os.getpid(), 9)", "crashed"),
         ("import os\ndef f(x):\n    os._exit(0)", "runtime_error"),
         (
-            "import os\nwhile True:\n    try:\n        os.fork()\n    except OSError:\n        pass",
+            "import os\nwhile True:\n    try:\n        os.fork()\n    except OSError:\n        0",
             "timeout",
         ),
     ],
@@ -421,3 +425,32 @@ def test_import_main_lets_workers_use_a_verifier_defined_in_the_script(tmp_path:
     )
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout.strip().splitlines()[-1])["main"] == 1.0
+
+
+@dataclass(frozen=True)
+class _StageConfig:
+    reward: RewardConfig = field(default_factory=RewardConfig)
+
+
+def test_a_code_run_refuses_to_start_without_bwrap_unless_the_weaker_sandbox_is_allowed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    reason = "bwrap: Can't make symlink at /tmp: destination exists and is not a symlink"
+    real_probe = sandbox_runner.probe
+    monkeypatch.setattr(
+        sandbox_runner, "probe", lambda n: reason if n == "bwrap" else real_probe(n)
+    )
+    monkeypatch.delenv(sandboxes.ALLOW_PROCESS_ENV, raising=False)
+    args = {"stage": "eval", "seed": 0, "verifier_names": ["code"]}
+    with pytest.raises(RunError, match=r"Can't make symlink at /tmp.*RLVR_SANDBOX_ALLOW_PROCESS"):
+        create_run(tmp_path, "refused", _StageConfig(), **args)  # type: ignore[arg-type]
+    assert not (tmp_path / "refused").exists()
+    if sandboxes.probe("process") is not None:
+        pytest.skip(f"process backend unavailable here: {sandboxes.probe('process')}")
+    allowed = _StageConfig(RewardConfig(sandbox_allow_process=True))
+    run = create_run(tmp_path, "allowed", allowed, **args)  # type: ignore[arg-type]
+    manifest = json.loads((run.dir / "manifest.json").read_text())
+    assert (
+        manifest["sandbox"].startswith("process: ") and "bwrap cannot start" in manifest["sandbox"]
+    )
+    assert os.environ[sandboxes.ALLOW_PROCESS_ENV] == "1"  # reward workers started now inherit it
