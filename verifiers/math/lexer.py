@@ -12,8 +12,10 @@ Implementation details:
      answer such as `yes`, or a product of symbols inside an expression); a single letter is a
      symbol.
   4. `\\text{...}`, `\\mbox{...}`, `\\mathrm{...}` and `\\operatorname{...}`: a single letter is a
-     symbol, words and compound units (`m/s`, `cm^2`) are text (dropped as units after a value),
-     connectives stay connectives and anything else (`\\text{5 cm}`) is tokenised in place.
+     symbol, a function name alone is that function (`\\operatorname{exp}`), words and compound
+     units (`m/s`, `cm^2`) are text (dropped as units after a value), connectives stay
+     connectives and anything else (`\\text{5 cm}`) is tokenised in place.
+  5. `°` (every degree mark, after `normalize`) is an operator token.
 """
 
 from __future__ import annotations
@@ -134,7 +136,7 @@ def _next_token(text: str, i: int, space: bool, out: list[Token], limits: Limits
     if char in _SINGLE:
         out.append(Token(_SINGLE[char], char, space))
         return i + 1
-    if char in "+-*/^_!=<>,;|&:'":
+    if char in "+-*/^_!=<>,;|&:'\u00b0":
         out.append(Token("op", char, space))
         return i + 1
     raise ParseError(f"unexpected character {char!r}")
@@ -241,6 +243,8 @@ def _text(content: str, space: bool, out: list[Token], limits: Limits) -> None:
         first = space or k > 0 or content[:1].isspace()
         if word.lower() in CONNECTIVES:
             out.append(Token("word", word.lower(), first))
+        elif len(words) == 1 and (word.lower() in FUNCTIONS or word.lower() == "sqrt"):
+            out.append(Token("cmd", word.lower(), first))
         elif len(word) == 1 and len(words) == 1:
             out.append(Token("id", word, first))
         else:

@@ -1,14 +1,19 @@
 """String clean-up applied to an extracted answer before it is tokenised.
 
 Implementation details:
+  0. `notation.rewrite` first reads Unicode digit forms, vulgar fractions, digit groups joined by
+     LaTeX spaces, repeating decimals and numerals in another base.
   1. Unicode maths (`−`, `×`, `π`, `√`, `∞`, `≤`, `±`, `²`, ...) becomes its LaTeX spelling.
   2. Math delimiters (`$`, `\\(`, `\\)`, `\\[`, `\\]`), dollar signs (`\\$`), sizing commands
      (`\\left`, `\\right`, `\\big`, ...), spacing commands (`\\!`, `\\,`, `\\;`, `\\quad`, `~`)
      and style commands (`\\displaystyle`, `\\mathbf`, ...) are dropped.
   3. `\\mathbb{R}` becomes `(-\\infty, \\infty)`; a nested `\\boxed` is dropped (its group stays).
   4. `\\dfrac`, `\\tfrac` and `\\cfrac` become `\\frac`; `\\dbinom` and `\\tbinom` become `\\binom`.
-  5. Degree marks (`^\\circ`, `^{\\circ}`, `°`, `\\degree`, with an optional C or F after them)
-     and percent signs are dropped: `30^\\circ` reads as 30 and `50\\%` as 50.
+  5. Degree marks (`^\\circ`, `^{\\circ}`, `°`, `\\degree`, the word "degrees" after a number,
+     with an optional C or F after them) become one `°` mark, which the parser drops (`30^\\circ`
+     reads as 30) except in the argument of a trigonometric function, where it converts
+     degrees to radians (`\\sin 30^\\circ` is 1/2). Percent signs are dropped: `50\\%` reads
+     as 50.
   6. A thin space between digits (`1\\,000`, `1\\!000`) is a thousands separator and joins them.
   7. Thousands separators: a comma followed by exactly three digits inside a number whose first
      group has one to three digits (not starting with 0) is dropped, so `1,000` and `1{,}000`
@@ -20,6 +25,8 @@ Implementation details:
 from __future__ import annotations
 
 import re
+
+from verifiers.math.notation import rewrite
 
 _UNICODE = {
     "\u2212": "-",
@@ -58,7 +65,8 @@ _REALS_RE = re.compile(r"\\mathbb\s*\{?\s*R\s*\}?")
 _FRAC_RE = re.compile(r"\\[dtc]frac(?![a-zA-Z])")
 _BINOM_RE = re.compile(r"\\[dt]binom(?![a-zA-Z])")
 _DEGREE_RE = re.compile(
-    r"(?:\^\s*\{\s*\\circ\s*\}|\^\s*\\circ|\\circ|\\degree|°)"
+    r"(?:\^\s*\{\s*\\circ\s*\}|\^\s*\\circ|\\circ|\\degree|°"
+    r"|(?<=[\d}])\s*(?:\\(?:text|mbox|mathrm)\s*\{\s*degrees?\s*\}|degrees?(?![a-zA-Z])))"
     r"(?:\s*(?:\\text\{\s*[CF]\s*\}|[CF](?![a-zA-Z])))?"
 )
 _THOUSANDS_RE = re.compile(r"(?<![\d.])[1-9]\d{0,2}(?:,\d{3})+(?![\d])")
@@ -80,10 +88,11 @@ def normalize(text: str) -> str:
     >>> normalize(r"$\\left( \\dfrac{1}{2}, 1{,}000 \\right)$")
     '( \\\\frac{1}{2}, 1000 )'
     >>> normalize(r"45^{\\circ}")
-    '45'
+    '45°'
     """
+    text = rewrite(text)
     text = _UNICODE_RE.sub(lambda m: _UNICODE[m.group(0)], text)
-    text = _DEGREE_RE.sub(" ", text)
+    text = _DEGREE_RE.sub("° ", text)
     text = _REALS_RE.sub(r"(-\\infty, \\infty)", text)
     text = _THIN_SPACE_RE.sub("", text)
     text = _DROP_RE.sub(lambda m: m.group("row") or " ", text)

@@ -6,7 +6,7 @@ Grammar (lowest precedence first)::
     term     := factor (("*" | "/" | ":" | "\\cdot" | "\\times" | "\\div") factor | unit | power)*
     factor   := ("-" | "+") factor | power
     power    := postfix ["^" exponent]                  (right-associative: 9^9^9 = 9^(9^9))
-    postfix  := primary "!"*
+    postfix  := primary ("!" | "°")*
     primary  := number | symbol | command | "|" sum "|" | bracket or environment (`parse`)
 
 Implementation details:
@@ -19,6 +19,11 @@ Implementation details:
   3. Two numbers side by side (`1 000`) are a parse error, never a product. A ratio `3:4`
      reads as the quotient 3/4.
   4. Recursion depth is bounded by `4 * Limits.max_depth`; deeper input is refused.
+  5. A degree mark `°` leaves a value as it is, except inside the argument of `\\sin`, `\\cos`,
+     `\\tan`, `\\cot`, `\\sec` or `\\csc`, where it multiplies by pi/180: `\\sin 30^\\circ` is
+     1/2 while `\\sin 30` is the sine of 30 radians and `30^\\circ` alone is 30.
+  6. A run of letters is a product whose power binds to its last letter, as with separate
+     letters: `xe^x` is x times e^x, `ab^2` is a times b^2.
 """
 
 from __future__ import annotations
@@ -41,6 +46,8 @@ Nested = Callable[["Terms", Token], Node]
 
 _NOT_PRIMARY = names("cdot times div pm mp cup le ge ne approx in rfloor rceil")
 _CONSTANTS = {"pi": sympy.pi, "infty": sympy.oo}
+_TRIG = names("sin cos tan cot sec csc")
+_RADIANS_PER_DEGREE = sympy.pi / 180
 
 
 def alts(node: Node) -> Alts:
@@ -79,6 +86,8 @@ class Terms:
         self.limits = limits
         self.depth = 0
         self.nested = nested
+        self.degree: Any = sympy.Integer(1)
+        """What a degree mark multiplies by: pi/180 inside a trigonometric argument, else 1."""
 
     def peek(self) -> Token | None:
         """The current token, or None at the end."""
@@ -193,12 +202,19 @@ class Terms:
         return expr.apply(_neg, node, self.limits) if negate else node
 
     def postfix(self) -> Node:
-        """`postfix`: a primary followed by factorials."""
+        """`postfix`: a primary followed by factorials and degree marks."""
         node = self.primary()
-        while self.at("op", "!"):
-            self.take()
-            node = expr.apply(lambda n: expr.factorial(n, self.limits), alts(node), self.limits)
+        while self.at("op", "!", "\u00b0"):
+            if self.take().text == "!":
+                factorial = lambda n: expr.factorial(n, self.limits)  # noqa: E731
+                node = expr.apply(factorial, alts(node), self.limits)
+            else:
+                node = self._degrees(node)
         return node
+
+    def _degrees(self, node: Node) -> Node:
+        degree = self.degree
+        return expr.apply(lambda n: n * degree, alts(node), self.limits)
 
     def group(self) -> Node:
         """A `{...}` group holding one sum."""
@@ -217,7 +233,10 @@ class Terms:
         if token.kind == "id":
             return (expr.symbol(token.text + self._subscript()),)
         if token.kind == "letters":
-            return (sympy.Mul(*(expr.symbol(c) for c in token.text)),)
+            rest = token.text[1:]
+            self.pos -= 1
+            self.tokens[self.pos] = Token("letters" if len(rest) > 1 else "id", rest)
+            return (expr.symbol(token.text[0]),)
         if token.kind == "cmd":
             return self._command(token.text)
         if token.kind == "op" and token.text == "|":
@@ -310,11 +329,16 @@ class Terms:
         if self.at("op", "^"):
             self.take()
             exponent = self.exponent()
+        outer, self.degree = self.degree, _RADIANS_PER_DEGREE if name in _TRIG else self.degree
         if name in ("lfloor", "lceil"):
             arg = alts(self.sum())
             self.expect("cmd", "rfloor" if name == "lfloor" else "rceil")
         else:
             arg = alts(self.primary() if self.at("open", "(") else self.argument())
+            if self.at("op", "\u00b0"):
+                self.take()
+                arg = alts(self._degrees(arg))
+        self.degree = outer
         if base is None:
             node = expr.apply(lambda a: expr.function(name, a, self.limits), arg, self.limits)
         else:
