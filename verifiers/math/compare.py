@@ -11,20 +11,28 @@ Implementation details:
      A one-item set or list is its item (`\\{3\\}` = 3). A one-row or one-column matrix equals
      a tuple of the same entries.
   4. Intervals: ends and openness must match (`[1, 2) != (1, 2)`); a pair `(a, b)` equals the
-     open interval. A one-variable inequality is its interval (`x > 3` = `(3, \\infty)`).
+     open interval. A one-variable linear inequality is its interval (`inequality`):
+     `x > 3` = `3 < x` = `-x < -3` = `(3, \\infty)`, `2x \\le 6` = `x \\le 3`. Two inequalities
+     must also be about the same variable (`y > 3` differs from `x > 3`).
   5. Equations: `x = 3` (or `f(x) = 3`) equals the bare value 3, whichever side is the
      reference. Two equations with a name on the left must name the same thing (`x = 3`
      differs from `y = 3`) and have equal right-hand sides; other equations are equal when
      `lhs - rhs` of one is a non-zero constant multiple of the other's.
-  6. Text compares case-insensitively; text never equals a number.
+  6. Text compares case-insensitively; text never equals a number. Text that says there is
+     nothing ("no solution", "no real roots", "none", "the empty set") is the empty set, so it
+     equals `\\emptyset` and `\\{\\}` (and each other); "no" alone is a word answer.
+  7. A reference that is a choice ("-2 or 2") also accepts the same values as a `\\pm` value,
+     a set or a list; a choice answer stays a hedge unless the reference is a choice. A choice
+     of inequalities in one variable ("x < -2 or x > 2") is no hedge: it is the union of their
+     intervals, on either side.
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any, Literal
 
-import sympy
-
+from verifiers.math.inequality import as_interval
 from verifiers.math.numeric import proportional, scalars_equal
 from verifiers.math.values import (
     ORDERED,
@@ -41,13 +49,19 @@ from verifiers.math.values import (
 Outcome = Literal["correct", "wrong_answer", "multiple_answers"]
 _SINGLE = (Scalar, Text, Relation)
 _UNWRAP = frozenset(("set", "list", "pm", "union", "choice"))
-_LOWER = {"<": True, "<=": False}
-_UPPER = {">": True, ">=": False}
+_AS_CHOICE = frozenset(("choice", "pm", "set", "list"))
+_QUALIFIERS = r"(?:real|integer|integral|positive|negative|possible|such|valid|rational|complex)"
+_NOUNS = r"(?:solutions?|roots?|values?|numbers?|zeros|zeroes|answers?|pairs?|points?|x)"
+_NOTHING_RE = re.compile(
+    rf"(?:there (?:is|are|exists?) |(?:[a-z]+ ){{0,3}}(?:has|have) )?"
+    rf"(?:none(?: exists?)?|no(?: {_QUALIFIERS})* {_NOUNS}(?: exists?)?)"
+    r"|(?:the )?(?:empty|null) set"
+)
 
 
 def judge(reference: Value, answer: Value, rel_tol: float) -> Outcome:
     """Classify `answer` against `reference`: correct, wrong, or a hedge between answers."""
-    answer = _collapse(answer, rel_tol)
+    reference, answer = _as_union(reference), _as_union(_collapse(answer, rel_tol))
     hedge = isinstance(answer, Collection) and answer.kind in ("choice", "list")
     if hedge and isinstance(reference, _SINGLE):
         return "multiple_answers"
@@ -58,7 +72,7 @@ def judge(reference: Value, answer: Value, rel_tol: float) -> Outcome:
 
 def equal(reference: Value, answer: Value, rel_tol: float) -> bool:
     """Whether two parsed values are mathematically the same answer."""
-    reference, answer = _unwrap(reference), _unwrap(answer)
+    reference, answer = _unwrap(_nothing(reference)), _unwrap(_nothing(answer))
     if isinstance(reference, Relation) or isinstance(answer, Relation):
         return _relations_equal(reference, answer, rel_tol)
     if isinstance(reference, Scalar) and isinstance(answer, Scalar):
@@ -88,6 +102,24 @@ def _collapse(value: Value, rel_tol: float) -> Value:
     return value
 
 
+def _as_union(value: Value) -> Value:
+    """Inequalities in one variable joined by "or" (`x < -2 or x > 2`), as a union of intervals."""
+    if not (isinstance(value, Collection) and value.kind == "choice"):
+        return value
+    found = [as_interval(item) if isinstance(item, Relation) else None for item in value.items]
+    variables = {pair[0] for pair in found if pair is not None}
+    if None in found or len(variables) != 1:
+        return value
+    return Collection("union", tuple(pair[1] for pair in found if pair is not None))
+
+
+def _nothing(value: Value) -> Value:
+    """Text saying there is no solution, as the empty set."""
+    if isinstance(value, Text) and _NOTHING_RE.fullmatch(value.text):
+        return Collection("set", ())
+    return value
+
+
 def _unwrap(value: Value) -> Value:
     while isinstance(value, Collection) and value.kind in _UNWRAP and len(value.items) == 1:
         value = value.items[0]
@@ -100,9 +132,10 @@ def _relations_equal(reference: Value, answer: Value, rel_tol: float) -> bool:
         if ref_lhs is not None and ans_lhs is not None:
             same_rhs = scalars_equal(reference.terms[-1], answer.terms[-1], rel_tol)
             return bool(ref_lhs == ans_lhs) and same_rhs
-        ref_interval, ans_interval = _inequality(reference), _inequality(answer)
+        ref_interval, ans_interval = as_interval(reference), as_interval(answer)
         if ref_interval is not None and ans_interval is not None:
-            return _intervals_equal(ref_interval, ans_interval, rel_tol)
+            same_variable = ref_interval[0] == ans_interval[0]
+            return same_variable and _intervals_equal(ref_interval[1], ans_interval[1], rel_tol)
         if set(reference.ops) == set(answer.ops) == {"="}:
             ref_form = reference.terms[0] - reference.terms[-1]
             ans_form = answer.terms[0] - answer.terms[-1]
@@ -139,25 +172,9 @@ def _relation_value(value: Value) -> Value | None:
 
 
 def _inequality(relation: Relation) -> Interval | None:
-    """A one-variable inequality as an interval, or None."""
-    ops, terms = relation.ops, relation.terms
-    if len(ops) == 1 and terms[1].is_Symbol and not terms[0].free_symbols:
-        flipped = {"<": ">", "<=": ">=", ">": "<", ">=": "<="}.get(ops[0])
-        if flipped is None:
-            return None
-        ops, terms = (flipped,), (terms[1], terms[0])
-    if len(ops) == 1 and terms[0].is_Symbol and not terms[1].free_symbols:
-        if ops[0] in _LOWER:
-            return Interval(-sympy.oo, terms[1], True, _LOWER[ops[0]])
-        if ops[0] in _UPPER:
-            return Interval(terms[1], sympy.oo, _UPPER[ops[0]], True)
-        return None
-    if len(ops) == 2 and terms[1].is_Symbol and not (terms[0].free_symbols | terms[2].free_symbols):
-        if all(op in _LOWER for op in ops):
-            return Interval(terms[0], terms[2], _LOWER[ops[0]], _LOWER[ops[1]])
-        if all(op in _UPPER for op in ops):
-            return Interval(terms[2], terms[0], _UPPER[ops[1]], _UPPER[ops[0]])
-    return None
+    """A one-variable linear inequality as an interval, or None."""
+    found = as_interval(relation)
+    return None if found is None else found[1]
 
 
 def _as_interval(value: Value) -> Interval | None:
@@ -213,7 +230,8 @@ def _collections_equal(reference: Collection, answer: Collection, rel_tol: float
     kinds = {reference.kind, answer.kind}
     if kinds <= ORDERED:
         return _ordered_equal(reference.items, answer.items, rel_tol)
-    if kinds <= UNORDERED or len(kinds) == 1:
+    as_choice = reference.kind == "choice" and answer.kind in _AS_CHOICE
+    if kinds <= UNORDERED or len(kinds) == 1 or as_choice:
         return _unordered_equal(reference.items, answer.items, rel_tol)
     return False
 

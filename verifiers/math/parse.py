@@ -14,6 +14,9 @@ Implementation details:
   2. `x \\in S` and `(x, y) = (1, 2)` read as their right-hand side; `x = \\pm 2` reads as the
      unordered pair of equations `x = 2`, `x = -2`.
   3. "1, 2 or 3" is a choice among 1, 2 and 3, never a list.
+  4. Inside a set or a bare list of several items, a `\\pm` item contributes both its values:
+     `\\{\\pm 1, \\pm 2\\}` is {1, -1, 2, -2}. `\\{\\}` (also `\\left\\{ \\right\\}`) is the
+     empty set.
 """
 
 from __future__ import annotations
@@ -88,7 +91,7 @@ def _listing(p: Terms) -> Value:
         items.append(to_value(_item(p)))
         if len(items) > p.limits.max_items:
             raise Refused(f"more than {p.limits.max_items} items")
-    return items[0] if len(items) == 1 else Collection("list", tuple(items))
+    return items[0] if len(items) == 1 else Collection("list", _spread(items))
 
 
 def _item(p: Terms) -> Node:
@@ -143,9 +146,21 @@ def _relation_op(p: Terms) -> str | None:
     return op
 
 
+def _spread(values: list[Value] | tuple[Value, ...]) -> tuple[Value, ...]:
+    """The items of a set or list, each `\\pm` item replaced by its values."""
+    spread: list[Value] = []
+    for value in values:
+        pm = isinstance(value, Collection) and value.kind == "pm"
+        spread.extend(value.items if isinstance(value, Collection) and pm else (value,))
+    return tuple(spread)
+
+
 def _nested(p: Terms, opener: Token) -> Node:
     if opener.kind == "begin":
         return _matrix(p, opener.text)
+    if opener.text == r"\{" and p.at("close", r"\}"):
+        p.take()
+        return Collection("set", ())
     p.enter()
     items = [_item(p)]
     while p.at("op", ","):
@@ -159,7 +174,7 @@ def _nested(p: Terms, opener: Token) -> Node:
         return items[0]
     values = tuple(to_value(item) for item in items)
     if opener.text in ("{", r"\{"):
-        return Collection("set", values)
+        return Collection("set", _spread(values))
     if len(values) != 2:
         if opener.text + closer not in ("()", "[]"):
             raise ParseError(f"interval with {len(values)} ends")
