@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import doctest
+import importlib
 import json
 import pickle
 import time
@@ -9,14 +11,26 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import sympy
 
 import verifiers
 from verifiers import Verdict
 from verifiers.math import REASONS, MathVerifier
+from verifiers.math.clock import Clock, read_clock
+from verifiers.math.extract import answer_in_sentence
+from verifiers.math.inequality import as_interval
+from verifiers.math.notation import base_of, rewrite
 from verifiers.math.parse import parse_answer
+from verifiers.math.values import Interval, Relation
 
 CASES_PATH = Path(__file__).parent / "cases" / "math.jsonl"
 CASES: list[dict[str, Any]] = [json.loads(line) for line in CASES_PATH.read_text().splitlines()]
+NOTATION_PATH = Path(__file__).parent / "cases" / "math_notation.jsonl"
+NOTATION: list[dict[str, Any]] = [
+    json.loads(line) for line in NOTATION_PATH.read_text(encoding="utf-8").splitlines()
+]
+"""Families of answers written in other notations (degrees, separators, bases, times, ...):
+each note starts with its family, and every family has cases to accept and cases to reject."""
 HANG_BOUND_S = 2.0
 """A call slower than this means a hang guard failed (calls normally take milliseconds)."""
 
@@ -35,6 +49,29 @@ def test_case_table_covers_every_reason_but_internal_failure() -> None:
 
 @pytest.mark.parametrize("case", CASES, ids=[f"{i:03d}-{c['note']}" for i, c in enumerate(CASES)])
 def test_case(case: dict[str, Any]) -> None:
+    verify = MathVerifier()
+    start = time.perf_counter()
+    verdict = verify(case["completion"], reference=case["reference"])
+    elapsed = time.perf_counter() - start
+    assert (verdict.score, verdict.reason) == (case["score"], case["reason"]), verdict
+    assert elapsed < HANG_BOUND_S, f"{elapsed:.2f}s: a hang guard did not fire"
+
+
+def test_notation_table_covers_each_family_both_ways() -> None:
+    families: dict[str, set[float]] = {}
+    for case in NOTATION:
+        assert set(case) == {"completion", "reference", "score", "reason", "note"}
+        assert case["reason"] in REASONS
+        assert case["score"] == (1.0 if case["reason"] == "correct" else 0.0)
+        families.setdefault(case["note"].split(":")[0], set()).add(case["score"])
+    assert len(families) == 11
+    assert all(scores == {0.0, 1.0} for scores in families.values()), families
+
+
+@pytest.mark.parametrize(
+    "case", NOTATION, ids=[f"{i:03d}-{c['note']}" for i, c in enumerate(NOTATION)]
+)
+def test_notation_case(case: dict[str, Any]) -> None:
     verify = MathVerifier()
     start = time.perf_counter()
     verdict = verify(case["completion"], reference=case["reference"])
@@ -143,6 +180,17 @@ def test_a_bad_reference_is_a_reference_error(reference: Any) -> None:
         "\\boxed{" + "a_" * 300 + "1}",
         "\\boxed{\\begin{pmatrix}" + "1&" * 300 + "1\\end{pmatrix}}",
         "\U0001f600 \\boxed{\U0001f600}",
+        "\\boxed{0.\\overline{" + "3" * 900 + "}}",
+        "\\boxed{0." + "\\dot{3}" * 120 + "}",
+        "\\boxed{" + "1" * 900 + "_2}",
+        "\\boxed{" + "\u00bd" * 900 + "}",
+        "\\boxed{x" + "\u00b9" * 900 + "}",
+        "\\boxed{1" + "\\,000" * 150 + "}",
+        "Final Answer: " + "$" * 5_000 + " is 5",
+        "Final Answer: " + "the " * 3_000 + "is 5",
+        "\\boxed{" + "1 < " * 200 + "x}",
+        "\\boxed{\\sin" + "(\\sin" * 30 + " 30^\\circ" + ")" * 30 + "}",
+        "\\boxed{" + "9:30 " * 150 + "}",
     ],
 )
 def test_garbage_never_raises_and_finishes_fast(completion: str) -> None:
@@ -168,3 +216,133 @@ def test_verdict_shows_what_was_compared() -> None:
     verdict = MathVerifier()(r"so $x = \boxed{\pm 2021}$", reference="2021")
     assert verdict.extracted == r"\pm 2021"
     assert verdict.detail == "expected 2021, got {2021, -2021}"
+
+
+@pytest.mark.parametrize(
+    "module",
+    ["clock", "compare", "extract", "inequality", "normalize", "notation", "parse"],
+)
+def test_module_doctests(module: str) -> None:
+    result = doctest.testmod(importlib.import_module(f"verifiers.math.{module}"))
+    assert result.failed == 0
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds", "meridiem"),
+    [
+        ("9:30", 34_200, False),
+        ("09:30", 34_200, False),
+        (r"9:30\text{ PM}", 77_400, True),
+        ("9:30 p.m.", 77_400, True),
+        ("12:00 AM", 0, True),
+        ("12:00 pm", 43_200, True),
+        ("0:00", 0, False),
+        ("24:00", 0, False),
+        ("21:30:15", 77_415, False),
+        (r"\text{7:05 am}", 25_500, True),
+        (r"9{:}30", 34_200, False),
+    ],
+)
+def test_read_clock(text: str, seconds: int, meridiem: bool) -> None:
+    assert read_clock(text) == Clock(seconds, meridiem)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["3:4", "9:60", "25:00", "13:00 PM", "0:30 AM", "9:30 or 10:30", "9.30", "24:01", "x:30"],
+)
+def test_read_clock_refuses_what_is_not_a_time(text: str) -> None:
+    assert read_clock(text) is None
+
+
+X = sympy.Symbol("x")
+
+
+@pytest.mark.parametrize(
+    ("ops", "terms", "interval"),
+    [
+        ((">",), (X, 3), (3, sympy.oo, True, True)),
+        (("<",), (3, X), (3, sympy.oo, True, True)),
+        (("<",), (-X, -3), (3, sympy.oo, True, True)),
+        (("<=",), (2 * X, 6), (-sympy.oo, 3, True, False)),
+        ((">=",), (-2 * X, -6), (-sympy.oo, 3, True, False)),
+        ((">",), (2 * X - 6, 0), (3, sympy.oo, True, True)),
+        ((">",), ((X + 1) ** 2, X**2), (sympy.Rational(-1, 2), sympy.oo, True, True)),
+        (("<", "<="), (1, 2 * X, 4), (sympy.Rational(1, 2), 2, True, False)),
+        (("<", "<"), (-4, -2 * X, -1), (sympy.Rational(1, 2), 2, True, True)),
+        (("<", "<"), (0, X, 5), (0, 5, True, True)),
+    ],
+)
+def test_linear_inequalities_read_as_intervals(
+    ops: tuple[str, ...], terms: tuple[Any, ...], interval: tuple[Any, ...]
+) -> None:
+    found = as_interval(Relation(ops, tuple(sympy.sympify(t) for t in terms)))
+    assert found is not None
+    assert found[0] == X
+    assert found[1] == Interval(*interval)
+
+
+@pytest.mark.parametrize(
+    ("ops", "terms"),
+    [
+        ((">",), (X**2, 9)),
+        ((">",), (X * sympy.Symbol("y"), 1)),
+        (("=",), (X, 3)),
+        (("!=",), (X, 3)),
+        ((">",), (sympy.Integer(4), sympy.Integer(3))),
+        ((">",), (X - X, 1)),
+        ((">",), (sympy.Symbol("a") * X, 3)),
+        ((">",), ((X + 1) ** 20, X**20)),
+    ],
+)
+def test_other_relations_are_not_intervals(ops: tuple[str, ...], terms: tuple[Any, ...]) -> None:
+    assert as_interval(Relation(ops, tuple(sympy.sympify(t) for t in terms))) is None
+
+
+@pytest.mark.parametrize(
+    ("text", "rewritten"),
+    [
+        (r"10\,000 + 1\;000 + 1~000", "10000 + 1000 + 1000"),
+        (r"1\ 00", r"1\ 00"),
+        ("\uff11\uff12\uff0b\uff13", "12+3"),
+        ("1\u2153", r"1\frac{1}{3}"),
+        ("x\u00b9\u2070", "x^{10}"),
+        ("101\u2082", "5"),
+        (r"0.1\overline{6}", r" \frac{1}{6} "),
+        (r"0.(3)", r" \frac{1}{3} "),
+        (r"1.\dot{3}", r" \frac{4}{3} "),
+        (r"{12}_{5} + (101)_2 + 1A_{16} + 101_\text{two}", "7 + 5 + 26 + 5"),
+        (r"F_{16} + a_{12} + x_2 + 102_2", r"F_{16} + a_{12} + x_2 + 102_2"),
+        (r"\overline{AB} + 2.5(3)^2", r"\overline{AB} + 2.5(3)^2"),
+    ],
+)
+def test_notation_rewrites(text: str, rewritten: str) -> None:
+    assert rewrite(text) == rewritten
+
+
+@pytest.mark.parametrize(
+    ("reference", "base"),
+    [("101_2", 2), ("{12}_{5}", 5), ("$1A_{16}$", 16), ("101_{10}", None), ("101", None)],
+)
+def test_base_of_a_reference(reference: str, base: int | None) -> None:
+    assert base_of(reference) == base
+
+
+@pytest.mark.parametrize(
+    ("sentence", "answer"),
+    [
+        ("The largest $n$ is $34$", "34"),
+        ("the probability is \\(\\frac14\\)", "\\frac14"),
+        ("There are 12 ways", "12 ways"),
+        ("that there are 12 ways", "12 ways"),
+        ("$x = 3$ or $x = 4$", "x = 3 or x = 4"),
+        ("34", "34"),
+        ("It is not 34", "not 34"),
+        (
+            "the the the the the the the the the the is 5",
+            "the the the the the the the the the the is 5",
+        ),
+    ],
+)
+def test_answer_in_a_final_sentence(sentence: str, answer: str) -> None:
+    assert answer_in_sentence(sentence) == answer
