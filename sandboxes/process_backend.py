@@ -176,7 +176,7 @@ def _launch(
     interp: _interp.Interpreter, workdir: str, uid: int | None, stdin: bytes, limits: Limits
 ) -> ExecResult:
     env = [f"{k}={v}" for k, v in {**SANDBOX_ENV, "HOME": workdir, "TMPDIR": workdir}.items()]
-    args = [*_namespace_prefix(interp), sys.executable, "-S", "-I", "-c", _LAUNCHER_SOURCE]
+    args = [*_namespace_prefix(interp), interp.executable, "-S", "-I", "-c", _LAUNCHER_SOURCE]
     args += ["-" if uid is None else str(uid), str(namespaces()[0]), workdir, str(len(env)), *env]
     args += prologue_command(interp, limits, os.path.join(workdir, MAIN), uid is not None)
     started = time.monotonic()
