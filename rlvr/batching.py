@@ -162,7 +162,7 @@ def _shared_prefix_logits(
 ) -> torch.Tensor:
     """Logits of positions `start-1 .. L-2`, `[B, L-start, V]`, with the prefix run once per run."""
     first_rows = torch.cat([runs.new_zeros(1), (runs[1:] != runs[:-1]).nonzero()[:, 0] + 1])
-    cache = new_cache(model.config)
+    cache = new_cache(model)
     head = forward_cached(
         model,
         cache,

@@ -25,7 +25,7 @@ from dataclasses import fields
 from typing import Any
 
 import torch
-from transformers import DynamicCache
+from transformers import DynamicCache, PretrainedConfig
 from transformers.modeling_outputs import CausalLMOutputWithPast
 
 CACHE_KEYWORD = (
@@ -34,9 +34,24 @@ CACHE_KEYWORD = (
 """The keyword every transformers model forward takes its KV cache by, in this installation."""
 
 
-def new_cache(config: Any) -> DynamicCache:
-    """An empty KV cache laid out for a model with this config (sliding and hybrid layers too)."""
-    return DynamicCache(config=config)
+def model_config(model: Any) -> PretrainedConfig:
+    """The transformers config of `model`, or of the model a wrapper holds as `module`.
+
+    DeepSpeed's engine has a `config` of its own (its JSON config), so a wrapper is recognised
+    by its config not being a transformers one.
+    """
+    try:
+        config = model.config
+    except AttributeError:  # a wrapper without one (DistributedDataParallel)
+        config = None
+    if isinstance(config, PretrainedConfig):
+        return config
+    return model_config(model.module)
+
+
+def new_cache(model: Any) -> DynamicCache:
+    """An empty KV cache laid out for `model` (sliding and hybrid layers too; wrappers too)."""
+    return DynamicCache(config=model_config(model))
 
 
 def forward_cached(

@@ -138,7 +138,7 @@ def decode(
     greedy = temperature == 0
     width = input_ids.shape[1]
     positions = (attention_mask.cumsum(dim=1) - 1).clamp_(min=0)  # [B, P]
-    cache = new_cache(model.config)
+    cache = new_cache(model)
     logits = forward_cached(
         model,
         cache,
