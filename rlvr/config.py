@@ -272,7 +272,7 @@ def dump_yaml(config: Any, stage: str | None = None) -> str:
     data = to_dict(config)
     if stage is not None:
         data = {"stage": stage, **data}
-    return yaml.safe_dump(data, sort_keys=False)
+    return str(yaml.safe_dump(data, sort_keys=False))
 
 
 def field_docs(cls: type[Any]) -> dict[str, str]:
