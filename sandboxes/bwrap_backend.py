@@ -9,8 +9,9 @@ Covered:
     connection to the host's loopback services or anywhere else.
   - Files: only `/usr`, `/bin`, `/lib*`, `/sbin`, `/etc/ld.so.cache` and the interpreter's
     prefixes are visible, read-only; nothing else of the host (`/root`, `/home`, `/tmp`, `/etc`)
-    exists inside. The root is read-only; the work directory `/work` (also `/tmp`) and
-    `/dev/shm` are the only writable places, tmpfs mounts of `tmpfs_mb` each.
+    exists inside. The root is read-only; the work directory `/work`, `/tmp` and `/dev/shm` are
+    the only writable places, tmpfs mounts of `tmpfs_mb` each. The interpreter's prefixes are
+    bound last, so an interpreter under `/tmp` (a venv) stays visible above the run's `/tmp`.
   - Identity: a non-root uid without capabilities; as root runner, a pool uid of its own, so
     host files readable only by their owner stay unreadable even through the visible mounts.
   - Processes: a new pid namespace (no other process is visible or signalable); its init reaps
@@ -27,6 +28,7 @@ Not covered:
   - CPU time across processes: RLIMIT_CPU is per process; the wall-clock limit bounds the rest.
   - Kernel attack surface: no seccomp filter; a kernel exploit escapes any namespace sandbox.
   - Side channels (timing, cache) and the CPU/memory load seen by concurrent runs.
+  - The interpreter's installed packages are readable inside (so are their data files).
   - As a non-root runner: the program runs as the runner's uid (namespaced) and RLIMIT_NPROC
     is not set, because it would count the user's other processes.
 

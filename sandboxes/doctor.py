@@ -25,7 +25,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 from sandboxes import runner
-from sandboxes._common import MARKER
 from sandboxes.limits import ExecResult, Limits, Status
 
 
@@ -84,10 +83,14 @@ def stray_processes(token: str) -> list[int]:
     return found
 
 
-def _fork_bomb(t: _Target) -> str:
-    return (
+def fork_bomb(tag: str) -> str:
+    """A fork bomb whose processes carry `tag` in their command line (other sandboxed runs on
+    the machine must not count as its leftovers)."""
+    bomb = (
         "import os\nwhile True:\n    try:\n        os.fork()\n    except OSError:\n        pass\n"
     )
+    argv = f"[sys.executable, '-S', '-c', {bomb!r}, {tag!r}]"
+    return f"import os, sys\nos.execv(sys.executable, {argv})\n"
 
 
 def _daemon(t: _Target) -> str:
@@ -263,9 +266,9 @@ def _not_found(r: ExecResult, t: _Target) -> tuple[bool, str]:
 
 ATTACKS: dict[str, tuple[Callable[[_Target], str], _Check, Limits]] = {
     "fork_bomb": (
-        _fork_bomb,
+        lambda t: fork_bomb(t.token + "-bomb"),
         lambda r, t: (
-            r.status is Status.TIMEOUT and not stray_processes(MARKER),
+            r.status is Status.TIMEOUT and not stray_processes(t.token + "-bomb"),
             f"{r.status.value} after {r.wall_s:.1f} s",
         ),
         Limits(wall_s=1.5, processes=16),
