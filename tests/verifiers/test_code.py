@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 import sandboxes
+from tests.sandboxes.conftest import require_bwrap
 from verifiers import Verdict, get
 from verifiers.code import CodeVerifier, extract_program, parse_asserts
 from verifiers.code.attacks import INTROSPECTION
@@ -35,8 +36,11 @@ def fenced(source: str) -> str:
 
 @pytest.fixture(params=["bwrap", "process"])
 def verifier(request: pytest.FixtureRequest) -> CodeVerifier:
-    """A verifier on each local backend that passes its probe (docker: see tests/sandboxes)."""
+    """A verifier on each local backend that passes its probe (docker: see tests/sandboxes);
+    bwrap must pass wherever the machine supports it."""
     name: sandboxes.BackendName = request.param
+    if name == "bwrap":
+        require_bwrap()
     reason = sandboxes.probe(name)
     if reason is not None:
         pytest.skip(f"{name} backend unavailable here: {reason}")
