@@ -78,7 +78,9 @@ def build_config(spec: dict[str, Any]) -> GRPOConfig:
             batch_size=spec["prompts"] * spec["group"],
         ),
         optim=OptimConfig(lr=spec["lr"], schedule="constant", warmup_steps=0, grad_clip=1.0),
-        train=GRPOTrainConfig(max_steps=steps, eval_every=steps + 1, save_every=steps + 1),
+        train=GRPOTrainConfig(
+            max_steps=steps, eval_every=steps + 1, save_every=steps + 1, kl_every=0
+        ),
         reward=RewardConfig(workers=spec["reward_workers"]),
     )
 

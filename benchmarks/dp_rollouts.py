@@ -64,7 +64,7 @@ def _config(args: argparse.Namespace, model: Path, side: str) -> Path:
         "rollout": {"max_new_tokens": args.tokens, "data_parallel": data_parallel},
         "optim": {"lr": 1e-4},
         "backend": backend,
-        "train": {"max_steps": args.warmup + args.steps, "save_every": 10**6},
+        "train": {"max_steps": args.warmup + args.steps, "save_every": 10**6, "kl_every": 0},
         "reward": {"workers": 0},
         "run": {"name": side, "output_dir": str(args.out / "runs"), "overwrite": True},
     }
