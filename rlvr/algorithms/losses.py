@@ -1,4 +1,5 @@
-"""Losses: clipped policy surrogate, value, SFT, DPO/IPO, Bradley-Terry; loss aggregation.
+"""Losses: clipped policy surrogate, value, SFT; loss aggregation. Preference losses (DPO
+family, KTO, Bradley-Terry) are in ``preference``.
 
 Each loss takes tensors and explicit keywords and returns ``(loss, stats)``: a scalar tensor and
 a dict of detached Python floats (torchtune ``PPOLoss``). ``masked_mean`` and
@@ -15,9 +16,6 @@ Implementation details:
     4. ``aggregate``: per-token weights per mode, their length bias, gradient accumulation.
     5. Clipped value loss ``0.5 max((V - R)^2, (V_clip - R)^2)`` (OpenAI baselines ``ppo2``;
        Engstrom et al. 2020, https://arxiv.org/abs/2005.12729, §3).
-    6. DPO (Rafailov et al. 2023, https://arxiv.org/abs/2305.18290, eq. 7) with cDPO label
-       smoothing; IPO (Azar et al. 2023, https://arxiv.org/abs/2310.12036, eq. 17).
-    7. Bradley-Terry (Ouyang et al. 2022, https://arxiv.org/abs/2203.02155, eq. 1), Llama 2 margin.
 """
 
 from __future__ import annotations
@@ -34,7 +32,6 @@ from rlvr.algorithms.kl import LOG_RATIO_CLAMP, KLEstimator, kl_estimate
 from rlvr.algorithms.kl import entropy_from_logits as entropy_from_logits
 
 AggMode = Literal["token-mean", "seq-mean-token-mean", "seq-mean-token-sum-norm"]
-DPOLossType = Literal["sigmoid", "ipo"]
 Count = int | None
 Stats = dict[str, float]
 
@@ -228,72 +225,3 @@ def sft_loss(
     correct = (logits.detach().argmax(-1) == labels).to(nll.dtype)  # [B, T]
     nll_mean = float(masked_mean(nll.detach(), bool_mask))
     return loss, {"nll": nll_mean, "token_accuracy": float(masked_mean(correct, bool_mask))}
-
-
-DPO_LOSSES: dict[DPOLossType, Callable[[Tensor, float, float], Tensor]] = {
-    "sigmoid": lambda h, b, ls: -(1 - ls) * F.logsigmoid(b * h) - ls * F.logsigmoid(-b * h),
-    "ipo": lambda h, b, ls: (h - 1 / (2 * b)).square(),
-}
-"""Loss type -> ``f(h [B], beta, label_smoothing) -> [B]``, ``h`` the margin of log ratios."""
-
-
-def dpo_loss(
-    policy_chosen_logps: Tensor,
-    policy_rejected_logps: Tensor,
-    ref_chosen_logps: Tensor,
-    ref_rejected_logps: Tensor,
-    *,
-    beta: float,
-    loss_type: DPOLossType = "sigmoid",
-    label_smoothing: float = 0.0,
-) -> tuple[Tensor, Stats]:
-    """DPO or IPO loss on preference pairs, mean over pairs.
-
-    With ``h = (log pi(y_w) - log ref(y_w)) - (log pi(y_l) - log ref(y_l))``: sigmoid is
-    ``-(1 - ls) log sigmoid(beta h) - ls log sigmoid(-beta h)``, IPO ``(h - 1/(2 beta))^2`` (its
-    authors use per-token mean log-probabilities; pass what the trainer chose).
-
-    Args:
-        policy_chosen_logps, policy_rejected_logps: Policy log-probabilities, ``[B]`` each.
-        ref_chosen_logps, ref_rejected_logps: Reference log-probabilities, ``[B]`` each.
-        beta: DPO ``beta``, IPO ``tau``.
-        loss_type: A key of ``DPO_LOSSES``.
-        label_smoothing: Assumed label-flip probability (cDPO), sigmoid only, in [0, 0.5).
-
-    Returns:
-        ``(loss, stats)`` with ``chosen_reward`` and ``rejected_reward`` (``beta`` times the log
-        ratios), ``reward_margin`` and ``reward_accuracy`` (chosen reward > rejected reward).
-    """
-    if loss_type not in DPO_LOSSES:
-        raise ValueError(f"unknown DPO loss {loss_type!r}; expected one of {list(DPO_LOSSES)}")
-    if not 0.0 <= label_smoothing < 0.5 or (loss_type == "ipo" and label_smoothing):
-        raise ValueError("label_smoothing must be in [0, 0.5) and is only defined for sigmoid")
-    chosen = policy_chosen_logps - ref_chosen_logps  # [B]
-    rejected = policy_rejected_logps - ref_rejected_logps  # [B]
-    loss = DPO_LOSSES[loss_type](chosen - rejected, beta, label_smoothing).mean()
-    chosen_reward, rejected_reward = beta * chosen.detach(), beta * rejected.detach()  # [B]
-    return loss, {
-        "chosen_reward": float(chosen_reward.mean()),
-        "rejected_reward": float(rejected_reward.mean()),
-        "reward_margin": float((chosen_reward - rejected_reward).mean()),
-        "reward_accuracy": float((chosen_reward > rejected_reward).float().mean()),
-    }
-
-
-def bradley_terry_loss(
-    chosen_scores: Tensor, rejected_scores: Tensor, *, margin: Tensor | None = None
-) -> tuple[Tensor, Stats]:
-    """Reward-model loss ``-log sigmoid(s_chosen - s_rejected - margin)``, mean over pairs.
-
-    Args:
-        chosen_scores: Scores of the chosen completions, ``[B]``.
-        rejected_scores: Scores of the rejected completions, ``[B]``.
-        margin: Optional required gap per pair, ``[B]`` (Llama 2).
-
-    Returns:
-        ``(loss, stats)`` with ``accuracy`` (chosen score > rejected score) and ``score_margin``.
-    """
-    diff = chosen_scores - rejected_scores  # [B]
-    loss = -F.logsigmoid(diff if margin is None else diff - margin).mean()
-    gap = diff.detach()
-    return loss, {"accuracy": float((gap > 0).float().mean()), "score_margin": float(gap.mean())}
