@@ -16,7 +16,7 @@ import sympy
 import verifiers
 from verifiers import Verdict
 from verifiers.math import REASONS, MathVerifier
-from verifiers.math.clock import Clock, read_clock
+from verifiers.math.clock import Clock, as_ratio, may_be_ratio, read_clock
 from verifiers.math.extract import answer_in_sentence
 from verifiers.math.inequality import as_interval
 from verifiers.math.notation import base_of, rewrite
@@ -253,6 +253,43 @@ def test_read_clock(text: str, seconds: int, meridiem: bool) -> None:
 )
 def test_read_clock_refuses_what_is_not_a_time(text: str) -> None:
     assert read_clock(text) is None
+
+
+@pytest.mark.parametrize(
+    ("text", "ratio"),
+    [
+        ("3:10", True),
+        ("09:30", True),
+        (r"\text{7:05}", True),
+        ("9:30 PM", False),
+        ("9:30:00", False),
+        ("3:4", False),
+        ("x:30", False),
+    ],
+)
+def test_may_be_ratio(text: str, ratio: bool) -> None:
+    assert may_be_ratio(text) is ratio
+
+
+@pytest.mark.parametrize(
+    ("reference", "answers", "expected"),
+    [
+        ("3:10", ("0.3",), sympy.Rational(3, 10)),
+        ("9:30", (r"\frac{3}{10}",), sympy.Rational(3, 10)),
+        ("3:10", ("9:30",), None),
+        ("3:10", ("0.3", "3:10"), None),
+        ("9:30 PM", ("0.3",), None),
+        ("12:00", ("1",), None),
+    ],
+)
+def test_time_references_read_as_ratios_only_against_numbers(
+    reference: str, answers: tuple[str, ...], expected: Any
+) -> None:
+    ratio = as_ratio(reference, answers, MathVerifier().limits())
+    if expected is None:
+        assert ratio is None
+    else:
+        assert ratio is not None and getattr(ratio, "expr", None) == expected
 
 
 X = sympy.Symbol("x")

@@ -24,7 +24,7 @@ import math
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from verifiers.math.clock import Clock, judge_times, read_clock
+from verifiers.math.clock import Clock, as_ratio, judge_times, read_clock
 from verifiers.math.compare import equal, judge
 from verifiers.math.examples import EXAMPLES
 from verifiers.math.extract import EXTRACTION_MODES, ExtractionMode, extract, reference_text
@@ -71,7 +71,7 @@ class MathVerifier:
     """
 
     name: ClassVar[str] = "math"
-    version: ClassVar[str] = "1.1.0"
+    version: ClassVar[str] = "1.1.1"
     examples: ClassVar[tuple[Example, ...]] = EXAMPLES
 
     extraction: ExtractionMode = "boxed_or_phrase"
@@ -144,7 +144,10 @@ class MathVerifier:
         if len(answers) > _MAX_DISTINCT_BOXED:
             return Verdict(0.0, "multiple_answers", f"{len(answers)} boxed answers", shown)
         if isinstance(gold, Clock):
-            return judge_times(gold, answers, shown)
+            ratio = as_ratio(gold_text, answers, limits)
+            if ratio is None:
+                return judge_times(gold, answers, shown)
+            gold = ratio
         parsed = []
         for answer in answers:
             try:

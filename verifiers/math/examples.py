@@ -27,6 +27,7 @@ EXAMPLES: tuple[Example, ...] = (
     _example(r"\boxed{101_2}", "5", "correct"),
     _example(r"\boxed{\text{no solution}}", r"\emptyset", "correct"),
     _example(r"\boxed{9:30 \text{ PM}}", "21:30", "correct"),
+    _example(r"The ratio is $\boxed{\frac{3}{10}}$.", "3:10", "correct"),
     _example("Final Answer: The largest $n$ is $34$.", "34", "correct"),
     _example(r"\boxed{0.333}", r"\frac{1}{3}", "wrong_answer", "false"),
     _example(r"\boxed{2^{64} - 1}", "18446744073709551616", "wrong_answer", "false"),
