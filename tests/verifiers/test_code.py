@@ -265,6 +265,11 @@ MULTI = [
         "assert unbox(Box(7)) == WANT\nassert unbox(Box([1, 2])) == [1, 2]",
         "unbox",
     ),
+    (
+        "WANTED = 9\nclass Box:\n    def __init__(self, WANTED):\n        self.v = WANTED\n"
+        "assert unbox(Box(9)) == WANTED",
+        "unbox",
+    ),
 ]
 PROGRAMS = {
     "square": "def square(x):\n    return x * x",
@@ -299,7 +304,7 @@ def test_nothing_of_the_expected_side_enters_the_sandbox(
     assert CodeVerifier()(fenced(PROGRAMS[entry]), reference=reference).score == 1.0
     ((stdin, files),) = sent
     inside = stdin + b"".join(str(v).encode() for v in files.values())
-    for forbidden in (b"assert ", b"== ", b" in (", b"WANT", b"close(", b"2.25"):
+    for forbidden in (b"assert ", b"== ", b" in (", b"WANT =", b"= 9", b"close(", b"2.25"):
         assert forbidden not in inside, forbidden
 
 

@@ -104,6 +104,29 @@ def _names(node: ast.AST, ctx: type[ast.expr_context] | None = None) -> set[str]
     }
 
 
+_FUNCTIONS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)
+_SCOPES = (*_FUNCTIONS, ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp, ast.ClassDef)
+
+
+def _parameters(arguments: ast.arguments) -> set[str]:
+    every = [*arguments.posonlyargs, *arguments.args, *arguments.kwonlyargs]
+    return {a.arg for a in [*every, arguments.vararg, arguments.kwarg] if a is not None}
+
+
+def _uses(node: ast.AST) -> set[str]:
+    """Names `node` reads from its surroundings: those read anywhere in it, less the parameters
+    and the names bound inside its functions, lambdas, comprehensions and classes."""
+    local: set[str] = set()
+    for scope in ast.walk(node):
+        if isinstance(scope, _SCOPES):
+            inner = scope.body if isinstance(scope, ast.FunctionDef | ast.AsyncFunctionDef) else []
+            local |= _names(scope, ast.Store) if scope is not node else set()
+            local |= {n for stmt in inner for n in _names(stmt, ast.Store)}
+            if isinstance(scope, _FUNCTIONS):
+                local |= _parameters(scope.args)
+    return _names(node, ast.Load) - local
+
+
 def _binds(stmt: ast.stmt) -> set[str]:
     if isinstance(stmt, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
         return {stmt.name}
@@ -207,7 +230,7 @@ class _Parser:
             self.sites.append(self._site(index, call, bind))
             self.site_statement.append(index)
         if not isinstance(copy, ast.Assert):
-            tainted = mentions or bool(_names(copy, ast.Load) & self.tainted)
+            tainted = mentions or bool(_uses(copy) & self.tainted)
             if tainted:
                 self.tainted |= _binds(copy)
             self.statements.append(Statement(ast.unparse(stmt), here, tainted, False))
@@ -224,7 +247,7 @@ class _Parser:
 
     def _setup(self, index: int, call: ast.Call) -> tuple[int, ...] | str:
         """Statements before `index` that `call` needs in the sandbox (see the module doc)."""
-        needed = _names(call, ast.Load)
+        needed = _uses(call)
         chosen: list[int] = []
         for i in range(index - 1, -1, -1):
             stmt, known = self.body[i], self.statements[i]
@@ -232,7 +255,7 @@ class _Parser:
                 continue
             binds = _binds(stmt)
             star = isinstance(stmt, ast.ImportFrom) and any(a.name == "*" for a in stmt.names)
-            if not (binds & needed or star or (not binds and _names(stmt, ast.Load) & needed)):
+            if not (binds & needed or star or (not binds and _uses(stmt) & needed)):
                 continue
             if known.tainted:
                 pairs = zip(self.sites, self.site_statement, strict=True)
@@ -243,7 +266,7 @@ class _Parser:
                 needed -= binds
                 continue
             chosen.append(i)
-            needed = (needed - binds) | _names(stmt, ast.Load)
+            needed = (needed - binds) | _uses(stmt)
         return tuple(sorted(chosen))
 
 
