@@ -1,0 +1,85 @@
+"""Find the final answer of a completion to a reasoning-gym task.
+
+Extraction rule (`extraction="tag_boxed_or_line"`, the default), first match wins:
+  1. Only the text after the last `</think>` is searched, so answers written while thinking
+     never count.
+  2. `<answer>...</answer>` blocks (the convention reasoning-gym's prompts ask for; tags are
+     matched literally and case-sensitively, a trailing block left open runs to the end).
+  3. `\\boxed{...}` / `\\fbox{...}` (braces matched, as the `math` verifier reads them).
+  4. The last non-empty line, without a leading `Answer:` or `Final answer:` label.
+`extraction="tag"` stops after step 2 (reasoning-gym's own evaluation reads tags only) and
+`"tag_or_boxed"` after step 3. Every block of the chosen kind is read: the same answer repeated
+is one answer, different ones are several (a hedge, scored 0 by the verifier); empty blocks
+are ignored.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from typing import Literal
+
+from verifiers.math.extract import find_boxed
+from verifiers.math.guard import ParseError
+
+ExtractionMode = Literal["tag", "tag_or_boxed", "tag_boxed_or_line"]
+"""Where the answer is looked for; see the module docstring."""
+EXTRACTION_MODES: tuple[str, ...] = ("tag", "tag_or_boxed", "tag_boxed_or_line")
+
+_THINK_END = "</think>"
+_BLOCK = re.compile(r"<answer>(.*?)(?:</answer>|\Z)", re.DOTALL)
+_LABEL = re.compile(r"^[*_#\s]*(?:final\s+answer|answer)\s*[*_]*\s*[:：]\s*[*_]*\s*", re.I)
+
+
+def find_answers(completion: str, mode: ExtractionMode) -> tuple[str, ...]:
+    """The distinct non-empty answers in `completion` for `mode`, in order of appearance.
+
+    >>> find_answers("<think>maybe <answer>3</answer></think> <answer> 4 </answer>", "tag")
+    ('4',)
+    >>> find_answers("<answer>3</answer> or <answer>4</answer>", "tag")
+    ('3', '4')
+    >>> find_answers("Counting gives five.\\n**Answer:** 5", "tag_boxed_or_line")
+    ('5',)
+    """
+    text = completion.rpartition(_THINK_END)[2] if _THINK_END in completion else completion
+    if "<answer>" in text:
+        return _distinct(match.group(1) for match in _BLOCK.finditer(text))
+    if mode == "tag":
+        return ()
+    if "\\boxed" in text or "\\fbox" in text:
+        try:
+            return _distinct(find_boxed(text))
+        except ParseError:
+            return ()
+    if mode == "tag_or_boxed":
+        return ()
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    return _distinct([_LABEL.sub("", lines[-1])]) if lines else ()
+
+
+def _distinct(answers: Iterable[str]) -> tuple[str, ...]:
+    found: dict[str, None] = {}
+    for answer in answers:
+        stripped = answer.strip()
+        if stripped:
+            found[stripped] = None
+    return tuple(found)
+
+
+def repeats_question(answer: str, question: str) -> bool:
+    """Whether `answer` holds the whole question (an echo, not an answer).
+
+    >>> repeats_question("What is 2 + 2? 4", "What is 2 + 2?")
+    True
+    """
+    core = question.strip()
+    return len(core) >= 8 and core in answer
+
+
+def padded_gold(answer: str, gold: object) -> bool:
+    """Whether `answer` is the gold answer with other text around it ("either 3 or 4").
+
+    >>> padded_gold("either 3 or 4", "3"), padded_gold("3", "3")
+    (True, False)
+    """
+    return isinstance(gold, str) and bool(gold.strip()) and gold != answer and gold in answer
