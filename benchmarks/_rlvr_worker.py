@@ -50,7 +50,7 @@ TARGET: dict[str, Any] = {
 
 def build_config(spec: dict[str, Any]) -> GRPOConfig:
     """The GRPO stage config of the benchmark spec."""
-    from rlvr.sections import DataConfig, ModelConfig, OptimConfig, RewardConfig, RunConfig
+    from rlvr.config.sections import DataConfig, ModelConfig, OptimConfig, RewardConfig, RunConfig
     from rlvr.trainers.grpo import AlgoConfig, GRPOConfig, GRPOTrainConfig, RolloutConfig
 
     steps = int(spec["steps"])

@@ -115,9 +115,11 @@ def interleaved(args: argparse.Namespace, model_dir: Path) -> dict[str, Any]:
     import torch
 
     from rlvr.backends import build_backend, launch
-    from rlvr.batching import Batches, encode_pairs
-    from rlvr.loaders import load_policy, load_sft
-    from rlvr.sections import BackendConfig, DataConfig, ModelConfig, OptimConfig
+    from rlvr.config.sections import BackendConfig, DataConfig, ModelConfig, OptimConfig
+    from rlvr.data.batches import Batches
+    from rlvr.data.rows import load_sft
+    from rlvr.models.loading import load_policy
+    from rlvr.models.tokens import encode_pairs
     from rlvr.trainers.sft import _step
 
     torch.set_num_threads(args.threads)
@@ -174,7 +176,7 @@ def main() -> None:
     args = p.parse_args()
     args.out = args.out.resolve()
     args.out.mkdir(parents=True, exist_ok=True)
-    from rlvr.tiny import PRESETS, build_tiny
+    from rlvr.models.tiny import PRESETS, build_tiny
 
     model = build_tiny(args.out / f"model-{args.preset}", PRESETS[args.preset])
     part1 = None

@@ -94,7 +94,7 @@ def main() -> None:
     args = p.parse_args()
     args.out = args.out.resolve()
     args.out.mkdir(parents=True, exist_ok=True)
-    from rlvr.tiny import PRESETS, build_tiny
+    from rlvr.models.tiny import PRESETS, build_tiny
 
     model = build_tiny(args.out / f"model-{args.preset}", PRESETS[args.preset])
     step_s: dict[str, list[float]] = {side: [] for side in args.sides}

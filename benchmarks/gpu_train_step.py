@@ -4,7 +4,7 @@ The model is randomly initialised (Qwen2.5-0.5B's shape: 24 layers, width 896, 1
 key/value heads, SwiGLU 4864, 151,936-token vocabulary, tied embeddings), so nothing is
 downloaded. Each backend trains on random token batches through rlvr's own code path: the
 backend of `rlvr.backends` (`torch`; DeepSpeed ZeRO-2 with bf16 when `deepspeed` imports),
-`rlvr.batching.token_logprobs` and the losses of `rlvr.algorithms.losses`.
+`rlvr.models.tokens.token_logprobs` and the losses of `rlvr.algorithms.losses`.
 
     python benchmarks/gpu_train_step.py [--batch-size 8] [--seq-len 1024] [--micro-batch-size 4]
         [--steps 10] [--warmup 3] [--peak-tflops 800] [--out runs/bench-gpu-train-step]
@@ -52,8 +52,8 @@ sys.path.insert(0, str(ROOT))
 from benchmarks._common import package_versions, write_results  # noqa: E402
 from rlvr.algorithms.losses import policy_loss, sft_loss  # noqa: E402
 from rlvr.backends import TrainBackend, build_backend, launch  # noqa: E402
-from rlvr.batching import TokenBatch, token_logprobs  # noqa: E402
-from rlvr.sections import BackendConfig, OptimConfig  # noqa: E402
+from rlvr.config.sections import BackendConfig, OptimConfig  # noqa: E402
+from rlvr.models.tokens import TokenBatch, token_logprobs  # noqa: E402
 
 QWEN2_05B = {
     "vocab_size": 151_936,

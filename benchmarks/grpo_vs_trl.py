@@ -10,7 +10,8 @@ repository root::
         [--max-new-tokens 24] [--model DIR] [--out runs/bench-grpo-vs-trl]
 
 Implementation details:
-  1. Starting model: `--model DIR`, or else a tiny Qwen2 model built by `rlvr.tiny.build_tiny`
+  1. Starting model: `--model DIR`, or else a tiny Qwen2 model built by
+     `rlvr.models.tiny.build_tiny`
      and fine-tuned for `--sft-steps` steps by `rlvr.trainers.sft` on worked arithmetic
      solutions (the `recipes/configs/sft/math_tiny.yaml` settings), so it already answers some
      questions.
@@ -140,8 +141,8 @@ def build_model(out: Path, sft_steps: int, threads: int) -> Path:
     """A tiny model fine-tuned on worked arithmetic solutions; returns its directory."""
     import torch
 
-    from rlvr.sections import DataConfig, ModelConfig, OptimConfig, RewardConfig, RunConfig
-    from rlvr.tiny import PRESETS, build_tiny
+    from rlvr.config.sections import DataConfig, ModelConfig, OptimConfig, RewardConfig, RunConfig
+    from rlvr.models.tiny import PRESETS, build_tiny
     from rlvr.trainers.sft import SFTConfig, SFTTrainConfig
     from rlvr.trainers.sft import train as sft_train
 
@@ -164,8 +165,8 @@ def build_model(out: Path, sft_steps: int, threads: int) -> Path:
 
 def write_data(out: Path, n: int, seed: int) -> tuple[Path, list[int]]:
     """Training rows as JSONL, and rlvr's prompt order over them (its seeded first epoch)."""
-    from rlvr.batching import Batches
     from rlvr.data import generate, write_jsonl
+    from rlvr.data.batches import Batches
 
     rows = generate("arithmetic", n, seed=TRAIN_SEED, options={"split": "train"})
     path = write_jsonl(rows, out / "train.jsonl")
@@ -272,11 +273,11 @@ def evaluate(models: list[str], n: int, max_new_tokens: int, threads: int) -> di
     """Held-out greedy accuracy of each model directory, with one and the same code path."""
     import torch
 
+    from rlvr.config.sections import GenerationConfig, ModelConfig
     from rlvr.data import generate
     from rlvr.evaluate import score_model
-    from rlvr.loaders import load_policy
+    from rlvr.models.loading import load_policy
     from rlvr.rewards import RewardRuntime
-    from rlvr.sections import GenerationConfig, ModelConfig
 
     torch.set_num_threads(threads)
     options = {"split": "test"}

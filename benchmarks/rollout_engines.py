@@ -9,7 +9,7 @@ measured the same way. Run it from the repository root, with an interpreter that
         [--out runs/bench-rollout-engines]
 
 Implementation details:
-  1. Models: the `rlvr.tiny` presets named by `--models` (`tiny` 0.43M and `small` 4.2M
+  1. Models: the `rlvr.models.tiny` presets named by `--models` (`tiny` 0.43M and `small` 4.2M
      parameters, random initialisation), built by `build_tiny` into `--out/models`.
   2. Each measurement is a fresh interpreter running this file with `--worker SPEC RESULT`:
      one engine on one model. Runs alternate for `--rounds` rounds (per model: HF, vLLM).
@@ -55,7 +55,7 @@ LOG_TAIL_LINES = 40
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     """Command-line options."""
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--models", nargs="+", default=["tiny", "small"], help="rlvr.tiny presets")
+    p.add_argument("--models", nargs="+", default=["tiny", "small"], help="tiny model presets")
     p.add_argument("--rounds", type=int, default=2, help="alternating rounds: HF, vLLM, ...")
     p.add_argument("--prompts", type=int, default=32, help="P: prompts per generate call")
     p.add_argument("--group", type=int, default=8, help="G: completions per prompt")
@@ -163,8 +163,8 @@ def run_worker(spec_path: Path, result_path: Path) -> None:
 
 
 def build_models(out: Path, names: list[str]) -> dict[str, Path]:
-    """Directory of each named `rlvr.tiny` preset, built under `out/models`."""
-    from rlvr.tiny import PRESETS, build_tiny
+    """Directory of each named `rlvr.models.tiny` preset, built under `out/models`."""
+    from rlvr.models.tiny import PRESETS, build_tiny
 
     unknown = sorted(set(names) - set(PRESETS))
     if unknown:

@@ -21,9 +21,9 @@ from pathlib import Path
 
 from rlvr.cli import exit_on_user_error
 from rlvr.config import load_config
-from rlvr.pipeline import run_stage
-from rlvr.report import plot_runs, write_summary
+from rlvr.runs.report import plot_runs, write_summary
 from rlvr.trainers.grpo import GRPOConfig, GRPOResult
+from rlvr.trainers.pipeline import run_stage
 
 CONFIGS = Path(__file__).parent / "configs"
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from rlvr.tiny import PRESETS, build_tiny
+from rlvr.models.tiny import PRESETS, build_tiny
 
 
 @pytest.fixture(scope="session")

@@ -3,6 +3,9 @@
 - `sandboxes` imports only the standard library (the docker SDK only in its docker backend).
 - `verifiers` never imports torch (nor any other heavy ML stack) and never imports `rlvr`.
 - `rlvr` never imports `recipes`.
+- Inside `rlvr`, each package imports only the packages below it (`RLVR_LAYERS`), so there is
+  no cycle between packages; `algorithms` and `rewards` import no heavy ML stack beyond torch
+  (algorithms) or none at all (rewards); no module sits loose at the root of `rlvr`.
 """
 
 from __future__ import annotations
@@ -17,9 +20,63 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 ML_STACK = {"torch", "transformers", "vllm", "deepspeed", "ray", "datasets", "accelerate", "numpy"}
+RLVR_LAYERS: dict[str, set[str]] = {
+    "config": set(),
+    "algorithms": set(),
+    "data": {"config"},
+    "backends": {"config"},
+    "models": {"config", "data"},
+    "rewards": {"config", "data"},
+    "runs": {"config", "backends"},
+    "rollout": {"config", "data", "models", "rewards", "backends", "algorithms"},
+    "distributed": {"config", "data", "models", "rewards", "rollout", "backends"},
+    "evaluate": {
+        "config", "data", "models", "rewards", "rollout", "distributed", "runs", "backends",
+    },
+    "trainers": {
+        "config", "data", "models", "rewards", "rollout", "distributed", "runs", "backends",
+        "algorithms", "evaluate",
+    },
+    "cli": {
+        "config", "data", "models", "rewards", "rollout", "distributed", "runs", "backends",
+        "algorithms", "evaluate", "trainers",
+    },
+}  # fmt: skip
+"""Package of `rlvr` -> the packages of `rlvr` it may import (besides itself)."""
+NO_ML_STACK = {"rewards": ML_STACK, "algorithms": ML_STACK - {"torch"}}
+"""Package of `rlvr` -> heavy libraries it must not import."""
 FUNCTION_LIMIT = 100
 MODULE_LIMIT = 600
 RECIPE_LIMIT = 150
+
+
+def imported_rlvr_packages(path: Path) -> set[str]:
+    """The `rlvr` packages a file imports (`rlvr.X...` -> X), lazy imports included."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+        names = []
+        if isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names = [node.module]
+        found.update(n.split(".")[1] for n in names if n.startswith("rlvr.") and n.count(".") >= 1)
+    return found
+
+
+def rlvr_violations(root: Path) -> list[str]:
+    """Imports inside `rlvr` that break `RLVR_LAYERS` or `NO_ML_STACK`, and loose modules."""
+    found = [
+        f"{path.relative_to(root)}: loose module at the root of rlvr"
+        for path in sorted((root / "rlvr").glob("*.py"))
+        if path.name != "__init__.py"
+    ]
+    for package, allowed in RLVR_LAYERS.items():
+        for path in sorted((root / "rlvr" / package).rglob("*.py")):
+            bad = imported_rlvr_packages(path) - allowed - {package}
+            found += [f"{path.relative_to(root)}: imports rlvr.{m}" for m in sorted(bad)]
+            heavy = imported_roots(path) & NO_ML_STACK.get(package, set())
+            found += [f"{path.relative_to(root)}: imports {m}" for m in sorted(heavy)]
+    return found
 
 
 def imported_roots(path: Path) -> set[str]:
@@ -51,6 +108,30 @@ def import_violations(root: Path) -> list[str]:
 
 def test_layers_import_only_downwards() -> None:
     assert import_violations(ROOT) == []
+
+
+def test_rlvr_packages_import_only_the_packages_below_them() -> None:
+    packages = {p.name for p in (ROOT / "rlvr").iterdir() if (p / "__init__.py").is_file()}
+    assert packages == set(RLVR_LAYERS), "every rlvr package needs a place in RLVR_LAYERS"
+    assert rlvr_violations(ROOT) == []
+
+
+def test_package_rules_catch_an_upward_import_and_a_loose_module(tmp_path: Path) -> None:
+    shutil.copytree(ROOT / "rlvr", tmp_path / "rlvr")
+    (tmp_path / "rlvr" / "rollout" / "sneaky.py").write_text("from rlvr.trainers import grpo\n")
+    (tmp_path / "rlvr" / "rewards" / "sneaky.py").write_text("def f():\n    import torch\n")
+    (tmp_path / "rlvr" / "helpers.py").write_text("")
+    assert rlvr_violations(tmp_path) == [
+        "rlvr/helpers.py: loose module at the root of rlvr",
+        "rlvr/rewards/sneaky.py: imports torch",
+        "rlvr/rollout/sneaky.py: imports rlvr.trainers",
+    ]
+
+
+def test_every_package_docstring_says_what_lives_there() -> None:
+    for init in sorted((ROOT / "rlvr").glob("*/__init__.py")):
+        doc = ast.get_docstring(ast.parse(init.read_text())) or ""
+        assert len(doc.split()) >= 12, f"{init.relative_to(ROOT)} needs a docstring"
 
 
 def test_layout_check_catches_torch_in_verifiers(tmp_path: Path) -> None:

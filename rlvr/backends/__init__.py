@@ -3,7 +3,7 @@
 Every trainer drives its model through one `TrainBackend`, chosen by the config's `backend:`
 section:
 
-- `torch` (default): one process; AdamW from `rlvr.optim`, `clip_gradients`, state saved
+- `torch` (default): one process; AdamW from `rlvr.backends.optim`, `clip_gradients`, state saved
   with `torch.save` (`rlvr.backends.torch_backend`: a submodule named `torch` would replace
   the `torch` package in this module's namespace as soon as it is imported).
 - `deepspeed`: ZeRO stages 0-3 over every process of a `deepspeed` or `torchrun` launch
@@ -33,7 +33,7 @@ from typing import Any, Protocol
 
 import torch
 
-from rlvr.sections import BackendConfig, OptimConfig
+from rlvr.config.sections import BackendConfig, OptimConfig
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ Implementation details:
      (normalised by whole-batch counts), so `backward` multiplies the loss by the world size.
   2. The optimizer is `torch.optim.AdamW` passed as DeepSpeed's client optimizer (ZeRO
      partitions its state; `zero_allow_untested_optimizer`), with the LR schedule of
-     `rlvr.optim`. With `offload_optimizer`, DeepSpeed builds its own (CPU) AdamW from the
+     `rlvr.backends.optim`. With `offload_optimizer`, DeepSpeed builds its own (CPU) AdamW from the
      config instead. Clipping uses DeepSpeed's `gradient_clipping`, which scales gradients by
      `max_norm / (norm + 1e-6)` like `torch.nn.utils.clip_grad_norm_`. At ZeRO stage 0 the
      engine steps the client optimizer itself and its clipping keeps no norm, so there the
@@ -44,8 +44,8 @@ from typing import Any
 import torch
 
 from rlvr.backends import Dist, free_port
-from rlvr.optim import build_optimizer, build_scheduler, clip_gradients
-from rlvr.sections import BackendConfig, OptimConfig
+from rlvr.backends.optim import build_optimizer, build_scheduler, clip_gradients
+from rlvr.config.sections import BackendConfig, OptimConfig
 
 STATE_DIR = "deepspeed"
 """Sub-directory of a checkpoint holding DeepSpeed's (partitioned) engine state."""

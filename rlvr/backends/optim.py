@@ -6,7 +6,7 @@ import math
 
 import torch
 
-from rlvr.sections import OptimConfig
+from rlvr.config.sections import OptimConfig
 
 
 def build_optimizer(

@@ -1,4 +1,5 @@
-"""The single-process backend: AdamW and the LR schedule of `rlvr.optim`, torch state files."""
+"""The single-process backend: AdamW and the LR schedule of `rlvr.backends.optim`, torch state
+files."""
 
 from __future__ import annotations
 
@@ -9,8 +10,8 @@ from typing import Any
 import torch
 
 from rlvr.backends import Dist
-from rlvr.optim import build_optimizer, clip_gradients
-from rlvr.sections import OptimConfig
+from rlvr.backends.optim import build_optimizer, clip_gradients
+from rlvr.config.sections import OptimConfig
 
 
 class TorchBackend:

@@ -35,7 +35,7 @@ PLANNED_STAGES = ("sft", "dpo", "reward_model", "ppo", "grpo")
 
 def cmd_train(args: argparse.Namespace) -> int:
     from rlvr.config import load_config, read_stage, to_dict
-    from rlvr.pipeline import TRAINERS, run_stage
+    from rlvr.trainers.pipeline import TRAINERS, run_stage
 
     stage = read_stage(args.config)
     if stage not in TRAINERS:
@@ -65,7 +65,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from rlvr.config import load_config, to_dict
-    from rlvr.pipeline import PipelineConfig, run_pipeline
+    from rlvr.trainers.pipeline import PipelineConfig, run_pipeline
 
     config: object = load_config(args.pipeline, overrides=args.overrides)
     if not isinstance(config, PipelineConfig):
@@ -93,7 +93,7 @@ def cmd_tiny(args: argparse.Namespace) -> int:
     import dataclasses
     import time
 
-    from rlvr.tiny import PRESETS, build_tiny
+    from rlvr.models.tiny import PRESETS, build_tiny
 
     cfg = dataclasses.replace(PRESETS[args.preset], seed=args.seed)
     start = time.perf_counter()
@@ -132,7 +132,7 @@ def build_parser() -> argparse.ArgumentParser:
     _config_args(p)
     p.set_defaults(handler=cmd_eval)
 
-    from rlvr.cli_verify import add_verify_commands
+    from rlvr.cli.verify import add_verify_commands
 
     add_verify_commands(sub)
 
@@ -158,7 +158,7 @@ def build_parser() -> argparse.ArgumentParser:
 def user_errors() -> tuple[type[BaseException], ...]:
     """Errors that are the user's to fix: printed as one line, without a traceback."""
     from rlvr.config import ConfigError
-    from rlvr.versions import UnsupportedVersionError
+    from rlvr.models.versions import UnsupportedVersionError
     from verifiers import RegistryError
 
     return (
@@ -194,7 +194,3 @@ def main(argv: Sequence[str] | None = None) -> int:
             return handler(args)
     except SystemExit as exc:
         return int(exc.code or 0)
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -21,7 +21,7 @@ def _options(text: str | None) -> dict[str, Any]:
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
-    from rlvr.verify import verify_file
+    from rlvr.rewards.verify import verify_file
 
     summary = verify_file(
         args.verifier,
@@ -46,7 +46,7 @@ def cmd_verifiers_list(args: argparse.Namespace) -> int:
 
 
 def cmd_verifiers_check(args: argparse.Namespace) -> int:
-    from rlvr.contract import check_verifier
+    from rlvr.rewards.contract import check_verifier
 
     report = check_verifier(args.name, options=args.options, timeout_s=args.timeout)
     print(report.format())

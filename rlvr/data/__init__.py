@@ -1,4 +1,7 @@
-"""Data: typed records, dataset loading and synthetic tasks with verifiable references."""
+"""Data: typed records (`types`), dataset loading (`loading`), synthetic tasks with verifiable
+references (`synthetic`), the rows a data section names (`rows`) and the seeded order training
+reads them in (`batches`). May import `config`; nothing else of rlvr.
+"""
 
 from rlvr.data.loading import (
     DataError,

@@ -33,8 +33,9 @@ from collections.abc import Sequence
 from typing import Any
 
 from rlvr.distributed.cluster import import_ray
-from rlvr.reward_workers import BUILD_TIMEOUT_S, CallResult, Task, TaskPool
 from rlvr.rewards import RewardRuntime, VerifierCall
+from rlvr.rewards.workers import BUILD_TIMEOUT_S, CallResult, Task, TaskPool
+from sandboxes import ALLOW_PROCESS_ENV
 from verifiers import Verdict
 
 ACTOR_START_S = 60.0
@@ -101,7 +102,11 @@ class RayRewardPool:
         max_restarts: int,
     ) -> None:
         self._ray = ray
-        self._actor_cls = ray.remote(RewardActor).options(num_cpus=actor_cpus)
+        # the sandbox downgrade the driver allowed (`reward.sandbox_allow_process`) holds in the
+        # actors too, whenever their workers started
+        env = {k: os.environ[k] for k in (ALLOW_PROCESS_ENV,) if k in os.environ}
+        options: dict[str, Any] = {"runtime_env": {"env_vars": env}} if env else {}
+        self._actor_cls = ray.remote(RewardActor).options(num_cpus=actor_cpus, **options)
         self._args = (processes, timeout_s, memory_mb)
         self._processes = processes
         self._max_restarts = max_restarts

@@ -31,13 +31,13 @@ from typing import Any
 
 import torch
 
+from rlvr.config.sections import ModelConfig
 from rlvr.data.types import RolloutGroup, Sample
 from rlvr.distributed.cluster import import_ray
 from rlvr.distributed.config import DistributedConfig
 from rlvr.distributed.rewards import shard_bounds
-from rlvr.loaders import load_policy
+from rlvr.models.loading import load_policy
 from rlvr.rollout.hf import HFEngine, SamplingParams
-from rlvr.sections import ModelConfig
 
 SHARD_SEED_STRIDE = 1_000_000_007
 """Distance between the seeds of consecutive shards (a prime far above any step seed)."""

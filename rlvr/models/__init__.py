@@ -1,4 +1,5 @@
-"""Models: loading policies and tokenizers, tiny local models, and the KV-cache plumbing shared by
-the rollout engine and the trainers. May import `rlvr.data` and `rlvr.config`; never a trainer,
-an engine or the reward runtime.
+"""Models: loading policies and tokenizers (`loading`), tiny local models (`tiny`), token
+plumbing shared by engines and trainers (`tokens`: prompts, padding, log-probabilities), the KV
+cache rlvr owns (`kv_cache`) and the supported releases of the model libraries (`versions`).
+May import `config` and `data`; never an engine, a backend, the reward runtime or a trainer.
 """

@@ -1,4 +1,5 @@
-"""Build what a config section names: the policy model and tokenizer, the rows of a dataset."""
+"""Load the policy model and tokenizer a model section names (building a tiny model first when
+asked), with one-line errors for a path that holds no model."""
 
 from __future__ import annotations
 
@@ -8,10 +9,9 @@ import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel
 from transformers import PreTrainedTokenizerBase as Tokenizer
 
-from rlvr.data import Prompt, Sample, fingerprint, generate, load_samples, load_sft_rows
-from rlvr.sections import DataConfig, ModelConfig
-from rlvr.tiny import CONFIG_FILE, PRESETS, build_tiny
-from rlvr.versions import check_supported
+from rlvr.config.sections import ModelConfig
+from rlvr.models.tiny import CONFIG_FILE, PRESETS, build_tiny
+from rlvr.models.versions import check_supported
 
 
 class ModelNotFoundError(FileNotFoundError):
@@ -63,31 +63,3 @@ def _check_model_path(name: str) -> None:
             f"model.path {name!r} does not exist, and it was not found on the hub either "
             f"({reason[:200]})"
         ) from None
-
-
-def load_rows(cfg: DataConfig) -> tuple[list[Sample], str]:
-    """The samples a data section names, and their fingerprint for the run manifest."""
-    if cfg.synthetic is not None:
-        tasks = generate(cfg.synthetic, cfg.n, seed=cfg.seed, options=cfg.options)
-        return [task.sample for task in tasks], _synthetic_id(cfg)
-    assert cfg.source is not None
-    samples = load_samples(cfg.source, split=cfg.split, limit=cfg.n)
-    return samples, fingerprint(cfg.source)
-
-
-def load_sft(cfg: DataConfig) -> tuple[list[tuple[Prompt, str]], str]:
-    """(prompt, completion) pairs a data section names, and their fingerprint.
-
-    Synthetic generators supply their worked solutions as completions.
-    """
-    if cfg.synthetic is not None:
-        tasks = generate(cfg.synthetic, cfg.n, seed=cfg.seed, options=cfg.options)
-        pairs = [(task.sample.prompt, task.solution) for task in tasks]
-        return pairs, _synthetic_id(cfg)
-    assert cfg.source is not None
-    return load_sft_rows(cfg.source, split=cfg.split, limit=cfg.n), fingerprint(cfg.source)
-
-
-def _synthetic_id(cfg: DataConfig) -> str:
-    options = ",".join(f"{k}={v}" for k, v in sorted(cfg.options.items()))
-    return f"synthetic:{cfg.synthetic}:n={cfg.n}:seed={cfg.seed}:{options}"

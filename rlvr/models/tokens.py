@@ -1,4 +1,5 @@
-"""Token plumbing shared by the trainers: encode prompt/completion pairs, pad, score tokens.
+"""Token plumbing shared by the engines and trainers: render prompts, encode prompt/completion
+pairs, pad, score tokens.
 
 Implementation details:
   1. Prompt and completion are tokenized separately and concatenated, so training sees exactly
@@ -19,15 +20,22 @@ Implementation details:
 
 from __future__ import annotations
 
-import random
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
+from transformers import PreTrainedTokenizerBase
 
 from rlvr.data.types import Prompt
 from rlvr.models.kv_cache import forward_cached, new_cache
-from rlvr.rollout.hf import render_prompt
+
+
+def render_prompt(tokenizer: PreTrainedTokenizerBase, prompt: Prompt) -> str:
+    """Text of a prompt: chat messages go through the chat template, strings stay as they are."""
+    if isinstance(prompt, str):
+        return prompt
+    text = tokenizer.apply_chat_template(list(prompt), tokenize=False, add_generation_prompt=True)
+    return str(text)
 
 
 @dataclass(frozen=True)
@@ -180,22 +188,3 @@ def _shared_prefix_logits(
     )
     last_head = head[:, -1:].float()[runs]  # [B, 1, V]: predicts column `start`
     return torch.cat([last_head, tail[:, :-1].float()], dim=1)
-
-
-class Batches:
-    """Seeded epoch permutations over `n` rows; `cursor` is saved with checkpoints."""
-
-    def __init__(self, n: int, seed: int, cursor: int = 0) -> None:
-        self.n, self.seed, self.cursor = n, seed, cursor
-        self._epoch, self._order = -1, list(range(n))
-
-    def next(self, size: int) -> list[int]:
-        rows = []
-        for _ in range(size):
-            epoch, pos = divmod(self.cursor, self.n)
-            if epoch != self._epoch:
-                self._epoch, self._order = epoch, list(range(self.n))
-                random.Random(self.seed * 100_003 + epoch).shuffle(self._order)
-            rows.append(self._order[pos])
-            self.cursor += 1
-        return rows

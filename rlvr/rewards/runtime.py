@@ -37,7 +37,7 @@ Implementation details:
      their heavy imports stay out of the workers; a verifier defined in `__main__` is then a
      configuration error, raised with a hint.
   2. The parent enforces the per-call wall-clock timeout and kills the worker (see
-     `rlvr.reward_workers`); all calls of a batch, main and extra, go out as one pool run so
+     `rlvr.rewards.workers`); all calls of a batch, main and extra, go out as one pool run so
      every worker stays busy.
   3. Verifiers are built once in the parent to validate names and options, and once per worker.
   4. Completions longer than `max_completion_chars` are cut to their first characters before
@@ -58,8 +58,9 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 import verifiers
+from rlvr.config.sections import RewardConfig
 from rlvr.data.types import Sample
-from rlvr.reward_workers import CallResult, Task, TaskPool, WorkerPool, call_verifier
+from rlvr.rewards.workers import CallResult, Task, TaskPool, WorkerPool, call_verifier
 from verifiers import RegistryError, Verdict, Verifier
 
 StartMethod = Literal["forkserver", "spawn"]
@@ -71,7 +72,7 @@ INFRA_REASONS = frozenset(
 A verifier reports what the completion's program did with other reasons (`memory_limit`,
 `timeout`, ...), which score 0 and stay in the loss."""
 
-_FORKSERVER_PRELOAD = ["verifiers", "rlvr.reward_workers"]
+_FORKSERVER_PRELOAD = ["verifiers", "rlvr.rewards.workers"]
 
 __all__ = [
     "INFRA_REASONS",
@@ -81,12 +82,18 @@ __all__ = [
     "RewardSpec",
     "VerifierCall",
     "is_infra_failure",
+    "reward_specs",
 ]
 
 
 def is_infra_failure(verdict: Verdict) -> bool:
     """True when the verdict reports a broken verifier, worker or reference, not the completion."""
     return verdict.reason in INFRA_REASONS
+
+
+def reward_specs(cfg: RewardConfig) -> list[RewardSpec]:
+    """The extra reward terms of a reward section, as runtime specs."""
+    return [RewardSpec(s.verifier, s.weight, tuple(s.options.items())) for s in cfg.extra]
 
 
 def _check_options(where: str, options: Sequence[tuple[str, Any]]) -> None:

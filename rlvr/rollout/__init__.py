@@ -1,20 +1,20 @@
 """Rollout engines: `generate(samples, *, n, sampling) -> list[RolloutGroup]`, `update_weights`.
 
-`HFEngine` (transformers, shares the trainer's model) is imported eagerly. `VLLMEngine` and
-`StaleWeightsError` are loaded on first access from `rlvr.rollout.vllm`, and vLLM itself only
-when a `VLLMEngine` is built, so importing this package never imports vLLM.
+`hf` (rlvr's decoding loop on the trainer's own model), `vllm` (a colocated vLLM engine; vLLM
+itself is imported only when one is built), the `Rollout` a trainer holds (`build`: placement
+over ranks, weight sync) and one training step's rounds (`collect`). May import `config`,
+`data`, `models`, `rewards` and `backends.Dist`; never a trainer, `distributed` or `evaluate`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 from rlvr.data.types import RolloutGroup, Sample
-from rlvr.rollout.hf import HFEngine, SamplingParams, render_prompt
-
-if TYPE_CHECKING:
-    from rlvr.rollout.vllm import StaleWeightsError, VLLMEngine
+from rlvr.models.tokens import render_prompt
+from rlvr.rollout.hf import HFEngine, SamplingParams
+from rlvr.rollout.vllm import StaleWeightsError, VLLMEngine
 
 
 class RolloutEngine(Protocol):
@@ -25,19 +25,6 @@ class RolloutEngine(Protocol):
     ) -> list[RolloutGroup]: ...
 
     def update_weights(self, model: Any) -> None: ...
-
-
-_LAZY = {"VLLMEngine", "StaleWeightsError"}
-"""Names served from `rlvr.rollout.vllm` on first access (it imports `rlvr.batching`, which
-imports this package, so an eager import would be circular)."""
-
-
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        from rlvr.rollout import vllm
-
-        return getattr(vllm, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 __all__ = [

@@ -18,7 +18,8 @@ Implementation details:
      or seeds its own random state.
   4. With `distributed.kind: ray` and rollout workers, `hf` engines run on Ray actors
      (`rlvr.distributed.rollout`), each on its own copy of the model; the trainer's weights
-     are broadcast to them after every training step.
+     are broadcast to them after every training step. The trainer hands `open_rollout` a
+     factory for that remote engine (`remote`), so this package never imports Ray's.
   5. Placement over the ranks of a DeepSpeed launch (`Rollout.placement`; how a round is
      split is in `rlvr.rollout.collect`):
      - `shard` (`data_parallel`: hf under ZeRO 0-2, vllm under any stage): each rank
@@ -37,21 +38,34 @@ Implementation details:
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 import torch
 
 from rlvr.backends import Dist
-from rlvr.rollout.hf import HFEngine
+from rlvr.data.types import RolloutGroup, Sample
+from rlvr.rollout.hf import HFEngine, SamplingParams
 
 if TYPE_CHECKING:
-    from rlvr.distributed.config import DistributedConfig
-    from rlvr.distributed.rollout import RayRolloutEngine
     from rlvr.rollout import RolloutEngine
     from rlvr.rollout.vllm import VLLMEngine
+
+
+class RemoteEngine(Protocol):
+    """An engine in other processes (Ray actors): samples, takes weights, and is closed."""
+
+    def generate(
+        self, samples: Sequence[Sample], *, n: int, sampling: SamplingParams
+    ) -> list[RolloutGroup]: ...
+
+    def update_weights(
+        self, model: Any, *, weights: Iterable[tuple[str, torch.Tensor]] | None = None
+    ) -> None: ...
+
+    def close(self) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -121,7 +135,7 @@ class Rollout:
         engine: RolloutEngine | None,
         cfg: RolloutConfig,
         vllm: VLLMEngine | None = None,
-        ray: RayRolloutEngine | None = None,
+        ray: RemoteEngine | None = None,
         *,
         kind: Literal["hf", "vllm", "ray"] = "hf",
         dist: Dist | None = None,
@@ -219,33 +233,25 @@ def open_rollout(
     tokenizer: Any,
     model_dir: str | Path,
     seed: int,
-    distributed: DistributedConfig | None = None,
+    remote: Callable[[], RemoteEngine] | None = None,
     dist: Dist | None = None,
     zero3: bool = False,
 ) -> Rollout:
     """The engine `cfg.engine` names, sampling from `model` (hf) or a copy of `model_dir` (vllm).
 
-    With `distributed.kind: ray` and `distributed.rollout_workers > 0`, `hf` engines on Ray
-    actors (Ray must be initialised on rank 0, see `rlvr.distributed.cluster`). `dist` is this
-    process's place in a DeepSpeed launch and `zero3` whether its weights are partitioned: they
-    choose the placement (implementation detail 5).
+    `remote` builds `hf` engines in other processes (Ray actors, `rlvr.distributed.rollout`);
+    it is called on rank 0 only, which drives them. `dist` is this process's place in a
+    DeepSpeed launch and `zero3` whether its weights are partitioned: they choose the placement
+    (implementation detail 5).
 
     Raises:
         ImportError: `vllm` or Ray was asked for and is not installed (the message says how).
     """
     dist = dist or Dist()
-    ray = distributed is not None and distributed.kind == "ray" and distributed.rollout_workers
-    if ray:
+    if remote is not None:
         if cfg.engine != "hf":
             raise ValueError("rollouts on Ray actors use the hf engine; set rollout.engine: hf")
-        assert distributed is not None
-        actors = None
-        if dist.is_main:
-            from rlvr.distributed.rollout import ray_engine
-
-            actors = ray_engine(
-                distributed, model=model, model_dir=model_dir, batch_size=cfg.batch_size
-            )
+        actors = remote() if dist.is_main else None
         return Rollout(actors, cfg, ray=actors, kind="ray", dist=dist, placement="driver")
     local = cfg.data_parallel and (cfg.engine == "vllm" or not zero3)
     placement: Placement = "shard" if local or dist.world_size == 1 else "replicate"

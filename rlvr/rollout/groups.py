@@ -9,8 +9,8 @@ from dataclasses import dataclass
 
 import torch
 
-from rlvr.batching import TokenBatch, pad_pairs
 from rlvr.data.types import RolloutGroup
+from rlvr.models.tokens import TokenBatch, pad_pairs
 from rlvr.rewards import RewardResult
 
 

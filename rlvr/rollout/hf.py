@@ -36,8 +36,9 @@ from typing import Any
 import torch
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
-from rlvr.data.types import Prompt, RolloutGroup, Sample
+from rlvr.data.types import RolloutGroup, Sample
 from rlvr.models.kv_cache import forward_cached, new_cache
+from rlvr.models.tokens import render_prompt
 
 
 @dataclass(frozen=True)
@@ -55,14 +56,6 @@ class SamplingParams:
     stop: tuple[str, ...] = ()
     """Stop strings: a completion also ends (`stop`) once its text contains one of them, and
     keeps the token that completed it. Only the vllm engine honours them; `HFEngine` raises."""
-
-
-def render_prompt(tokenizer: PreTrainedTokenizerBase, prompt: Prompt) -> str:
-    """Text of a prompt: chat messages go through the chat template, strings stay as they are."""
-    if isinstance(prompt, str):
-        return prompt
-    text = tokenizer.apply_chat_template(list(prompt), tokenize=False, add_generation_prompt=True)
-    return str(text)
 
 
 def eos_ids(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase) -> list[int]:

@@ -23,7 +23,7 @@ Implementation details:
   5. Log-probabilities: `logprobs_mode="processed_logprobs"` and `logprobs=0`, i.e. the
      log-softmax of the logits after temperature and top-p at each sampled token (the
      distribution it was drawn from): `HFEngine`'s convention; with `top_p = 1` it is what
-     `rlvr.batching.token_logprobs(..., temperature=T)` recomputes. Greedy reports raw ones.
+     `rlvr.models.tokens.token_logprobs(..., temperature=T)` recomputes. Greedy reports raw ones.
   6. Seeds: building the engine seeds torch, `random` and numpy with `seed` (vLLM's worker does).
      Per-request seeds are never used (they break chunked prefill on vLLM CPU); instead
      `SamplingParams.seed` reseeds the worker's torch generator before the call, which vLLM's
@@ -62,10 +62,10 @@ from typing import Any, Literal
 import torch
 from transformers import PreTrainedTokenizerBase
 
-from rlvr.batching import pad_pairs, token_logprobs
 from rlvr.data.types import Prompt, RolloutGroup, Sample
-from rlvr.rollout.hf import SamplingParams, render_prompt
-from rlvr.versions import check_supported
+from rlvr.models.tokens import pad_pairs, render_prompt, token_logprobs
+from rlvr.models.versions import check_supported
+from rlvr.rollout.hf import SamplingParams
 
 INSTALL_HINT = (
     "the vllm engine needs vLLM, the `vllm` extra: on CPU run `bash scripts/install_vllm.sh` "

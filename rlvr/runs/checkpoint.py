@@ -33,7 +33,7 @@ import torch
 
 from rlvr.backends import Dist, TrainBackend
 from rlvr.runs import Run, create_run
-from rlvr.sections import RunConfig
+from rlvr.config.sections import RunConfig
 
 STATE_FILE = "trainer_state.pt"
 LATEST = "latest"

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from rlvr.config import dump_yaml
-from rlvr.sections import RewardConfig
+from rlvr.config.sections import RewardConfig
 
 TRACKED_PACKAGES = (
     "rlvr",

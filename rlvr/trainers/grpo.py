@@ -26,7 +26,9 @@ from __future__ import annotations
 
 import copy
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from functools import partial
 from typing import Any, Literal
 
 import torch
@@ -41,19 +43,7 @@ from rlvr.algorithms.kl import entropy_from_logits
 from rlvr.algorithms.losses import AggMode, policy_loss
 from rlvr.algorithms.presets import LossPreset, get_preset
 from rlvr.backends import Dist, TrainBackend, build_backend, launch, shutdown
-from rlvr.batching import Batches, TokenBatch, token_logprobs
-from rlvr.checkpoint import open_trainer_run, restore_training, save_checkpoint, save_final
-from rlvr.data import Sample
-from rlvr.distributed.cluster import open_cluster
-from rlvr.distributed.config import DistributedConfig
-from rlvr.evaluate import held_out_accuracy, open_runtime
-from rlvr.loaders import load_policy, load_rows
-from rlvr.rewards import RewardRuntime
-from rlvr.rollout.build import Rollout, RolloutConfig, check_engine, open_rollout
-from rlvr.rollout.collect import collect
-from rlvr.rollout.groups import Rollouts, rollout_metrics, sampling_logprobs, token_batch
-from rlvr.runs import Run, seed_everything
-from rlvr.sections import (
+from rlvr.config.sections import (
     BackendConfig,
     DataConfig,
     GenerationConfig,
@@ -62,6 +52,21 @@ from rlvr.sections import (
     RewardConfig,
     RunConfig,
 )
+from rlvr.data import Sample
+from rlvr.data.batches import Batches
+from rlvr.data.rows import load_rows
+from rlvr.distributed import open_runtime
+from rlvr.distributed.cluster import open_cluster
+from rlvr.distributed.config import DistributedConfig
+from rlvr.evaluate import held_out_accuracy
+from rlvr.models.loading import load_policy
+from rlvr.models.tokens import TokenBatch, token_logprobs
+from rlvr.rewards import RewardRuntime, reward_specs
+from rlvr.rollout.build import Rollout, RolloutConfig, check_engine, open_rollout
+from rlvr.rollout.collect import RoundConfig, collect
+from rlvr.rollout.groups import Rollouts, rollout_metrics, sampling_logprobs, token_batch
+from rlvr.runs import Run, seed_everything
+from rlvr.runs.checkpoint import open_trainer_run, restore_training, save_checkpoint, save_final
 
 
 @dataclass(frozen=True)
@@ -435,7 +440,7 @@ def _train(cfg: GRPOConfig, dist: Dist) -> GRPOResult:
         tokenizer=tokenizer,
         model_dir=model_dir,
         seed=cfg.run.seed,
-        distributed=cfg.distributed,
+        remote=_ray_rollout(cfg, model, model_dir),
         dist=dist,
         zero3=cfg.backend.kind == "deepspeed" and cfg.backend.zero_stage == 3,
     )
@@ -458,6 +463,7 @@ def _train(cfg: GRPOConfig, dist: Dist) -> GRPOResult:
         samples,
         held_out,
         rollout,
+        round_config(cfg, algo),
     )
     # vLLM's shutdown tears down torch.distributed groups, DeepSpeed's included: the engine
     # closes after the backend, and the process group goes last
@@ -480,6 +486,36 @@ def _train(cfg: GRPOConfig, dist: Dist) -> GRPOResult:
     return GRPOResult(str(final), step, before, after, stopped_by, trained_s)
 
 
+def _ray_rollout(cfg: GRPOConfig, model: Any, model_dir: str) -> Callable[[], Any] | None:
+    """A factory of `hf` engines on Ray actors when the config asks for them (rank 0 calls it)."""
+    d = cfg.distributed
+    if d.kind != "ray" or not d.rollout_workers:
+        return None
+    from rlvr.distributed.rollout import ray_engine
+
+    return partial(
+        ray_engine, d, model=model, model_dir=model_dir, batch_size=cfg.rollout.batch_size
+    )
+
+
+def round_config(cfg: GRPOConfig, algo: LossPreset) -> RoundConfig:
+    """The values a step's rollout rounds need, from the stage config and its resolved preset."""
+    r, a = cfg.rollout, cfg.algo
+    return RoundConfig(
+        group_size=a.group_size,
+        prompts_per_step=a.prompts_per_step,
+        max_new_tokens=r.max_new_tokens,
+        temperature=r.temperature,
+        top_p=r.top_p,
+        dynamic_sampling=algo.dynamic_sampling,
+        zero_variance_atol=a.zero_variance_atol,
+        max_refill_rounds=a.max_refill_rounds,
+        random_reward=cfg.train.random_reward,
+        seed=cfg.run.seed,
+        extra=tuple(reward_specs(cfg.reward)),
+    )
+
+
 @dataclass
 class _LoopState:
     run: Run
@@ -492,6 +528,7 @@ class _LoopState:
     samples: list[Sample]
     held_out: list[Sample]
     rollout: Rollout
+    rounds: RoundConfig
 
 
 def _loop(
@@ -519,7 +556,7 @@ def _loop(
                 stopped_by = "max_seconds"
                 break
             start = time.perf_counter()
-            rollouts, metrics = collect(s.rollout, runtime, s.batches, s.samples, cfg, s.algo, step)
+            rollouts, metrics = collect(s.rollout, runtime, s.batches, s.samples, s.rounds, step)
             metrics.update(rollout_metrics(rollouts, time.perf_counter() - start))
             if rollouts.groups:
                 metrics.update(

@@ -18,14 +18,7 @@ from tqdm import tqdm
 
 from rlvr.algorithms.losses import sft_loss
 from rlvr.backends import TrainBackend, build_backend, launch, shutdown
-from rlvr.batching import Batches, encode_pairs, pad_pairs
-from rlvr.checkpoint import open_trainer_run, restore_training, save_checkpoint, save_final
-from rlvr.data import Sample
-from rlvr.evaluate import held_out_accuracy, open_runtime
-from rlvr.loaders import load_policy, load_rows, load_sft
-from rlvr.rewards import RewardRuntime
-from rlvr.runs import Run, seed_everything
-from rlvr.sections import (
+from rlvr.config.sections import (
     BackendConfig,
     DataConfig,
     GenerationConfig,
@@ -34,6 +27,16 @@ from rlvr.sections import (
     RewardConfig,
     RunConfig,
 )
+from rlvr.data import Sample
+from rlvr.data.batches import Batches
+from rlvr.data.rows import load_rows, load_sft
+from rlvr.distributed import open_runtime
+from rlvr.evaluate import held_out_accuracy
+from rlvr.models.loading import load_policy
+from rlvr.models.tokens import encode_pairs, pad_pairs
+from rlvr.rewards import RewardRuntime
+from rlvr.runs import Run, seed_everything
+from rlvr.runs.checkpoint import open_trainer_run, restore_training, save_checkpoint, save_final
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ import sys
 import pytest
 
 from rlvr.backends import Dist, launch
-from rlvr.sections import BackendConfig, OptimConfig
+from rlvr.config.sections import BackendConfig, OptimConfig
 
 
 def test_shards_cover_every_row_once() -> None:

@@ -15,7 +15,7 @@ import pytest
 import torch
 
 from rlvr.config import ConfigError, load_config
-from rlvr.sections import BackendConfig
+from rlvr.config.sections import BackendConfig
 from rlvr.trainers import grpo, sft
 from tests.rlvr.backends._launch import launch, metrics, weights
 from tests.rlvr.backends.test_deepspeed import (

@@ -14,8 +14,8 @@ from rlvr.distributed import rewards as ray_rewards
 from rlvr.distributed.cluster import RayCluster
 from rlvr.distributed.rewards import RayRewardRuntime, shard_bounds
 from rlvr.rewards import RewardRuntime, RewardSpec, VerifierCall
-from tests.rlvr._toy_verifiers import PREFIX
-from tests.rlvr.test_rewards import _wait_gone
+from tests.rlvr.rewards._toy_verifiers import PREFIX
+from tests.rlvr.rewards.test_runtime import _wait_gone
 from verifiers import RegistryError
 
 EXACT = PREFIX + "Exact"

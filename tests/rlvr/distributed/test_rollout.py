@@ -9,12 +9,12 @@ from pathlib import Path
 import pytest
 import torch
 
+from rlvr.config.sections import ModelConfig
 from rlvr.data import Sample, generate
 from rlvr.distributed.cluster import RayCluster
 from rlvr.distributed.rollout import RayRolloutEngine, shard_seed
-from rlvr.loaders import load_policy
+from rlvr.models.loading import load_policy
 from rlvr.rollout import HFEngine, SamplingParams
-from rlvr.sections import ModelConfig
 
 SAMPLING = SamplingParams(max_new_tokens=6, temperature=1.0, seed=11)
 

@@ -10,10 +10,10 @@ import pytest
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from rlvr.backends import Dist
+from rlvr.config.sections import GenerationConfig
 from rlvr.data import Sample
 from rlvr.evaluate import held_out_accuracy
 from rlvr.rewards import RewardRuntime
-from rlvr.sections import GenerationConfig
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ import torch
 from tokenizers import Tokenizer
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
-from rlvr.tiny import (
+from rlvr.models.tiny import (
     BUILD_FORMAT,
     CONFIG_FILE,
     EOS_TOKEN,

@@ -9,7 +9,7 @@ import pytest
 import torch
 from transformers import AutoModelForCausalLM
 
-from rlvr.batching import TokenBatch, pad_pairs, token_logprobs
+from rlvr.models.tokens import TokenBatch, pad_pairs, token_logprobs
 
 
 def _grouped_batch(groups: int = 4, g: int = 4) -> TokenBatch:

@@ -6,8 +6,8 @@ from importlib import metadata
 
 import pytest
 
-from rlvr import versions
-from rlvr.versions import UnsupportedVersionError, check_supported, supported_range
+from rlvr.models import versions
+from rlvr.models.versions import UnsupportedVersionError, check_supported, supported_range
 
 
 @pytest.fixture

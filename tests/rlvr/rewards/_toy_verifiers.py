@@ -1,4 +1,5 @@
-"""Test-only verifiers that misbehave on purpose, loaded as `"tests.rlvr._toy_verifiers:Name"`.
+"""Test-only verifiers that misbehave on purpose, loaded as
+`"tests.rlvr.rewards._toy_verifiers:Name"`.
 
 Only `Exact`, `Sleeps` and `BuildCount` follow the verifier rules; the others hang, raise, exit
 or exhaust memory so the reward runtime's protections can be tested.
@@ -14,7 +15,7 @@ from typing import Any, ClassVar
 
 from verifiers import Example, Verdict
 
-PREFIX = "tests.rlvr._toy_verifiers:"
+PREFIX = "tests.rlvr.rewards._toy_verifiers:"
 
 _builds = 0
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import time
 from typing import Any, ClassVar
 
-from rlvr.contract import check_verifier
+from rlvr.rewards.contract import check_verifier
 from verifiers import Example, Verdict
 
-HERE = "tests.rlvr.test_contract"
+HERE = "tests.rlvr.rewards.test_contract"
 
 
 class Upper:

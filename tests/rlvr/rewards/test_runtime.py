@@ -19,16 +19,16 @@ from pathlib import Path
 import pytest
 
 import sandboxes
+from rlvr.config.sections import RewardConfig
 from rlvr.data.types import Sample
 from rlvr.rewards import RewardRuntime, RewardSpec, VerifierCall, is_infra_failure
 from rlvr.runs import RunError, create_run
-from rlvr.sections import RewardConfig
 from sandboxes import runner as sandbox_runner
-from tests.rlvr._toy_verifiers import PREFIX
+from tests.rlvr.rewards._toy_verifiers import PREFIX
 from verifiers import RegistryError
 
 EXACT = PREFIX + "Exact"
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def _sample(reference: str, verifier: str = EXACT) -> Sample:
@@ -361,7 +361,7 @@ _UNGUARDED_SCRIPT = """
 import json, sys
 from pathlib import Path
 from rlvr.rewards import RewardRuntime, VerifierCall
-from tests.rlvr._toy_verifiers import Exact
+from tests.rlvr.rewards._toy_verifiers import Exact
 from verifiers import RegistryError
 
 marker = Path(sys.argv[1])
@@ -372,7 +372,8 @@ class InMain(Exact):
 
 result = {}
 with RewardRuntime(workers=2, timeout_s=5.0, import_main=sys.argv[2] == "1") as rt:
-    calls = [VerifierCall(str(i), "tests.rlvr._toy_verifiers:Exact", str(i)) for i in range(4)]
+    exact = "tests.rlvr.rewards._toy_verifiers:Exact"
+    calls = [VerifierCall(str(i), exact, str(i)) for i in range(4)]
     result["scores"] = [r.verdict.score for r in rt.verify(calls)]
     try:
         result["main"] = rt.verify([VerifierCall("x", "__main__:InMain", "x")])[0].verdict.score

@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from rlvr import verify as verify_module
-from rlvr.verify import VerifySummary, verify_file
-from tests.rlvr._toy_verifiers import PREFIX
+from rlvr.rewards import verify as verify_module
+from rlvr.rewards.verify import VerifySummary, verify_file
+from tests.rlvr.rewards._toy_verifiers import PREFIX
 from verifiers import RegistryError
 
 EXACT = PREFIX + "Exact"

@@ -14,15 +14,16 @@ import pytest
 import torch
 
 from rlvr.backends import Dist, free_port, rank_env
-from rlvr.loaders import load_policy, load_rows
+from rlvr.config.sections import DataConfig, ModelConfig
+from rlvr.data.rows import load_rows
+from rlvr.models.loading import load_policy
 from rlvr.rewards import RewardRuntime
 from rlvr.rollout import SamplingParams
 from rlvr.rollout.build import Rollout, RolloutConfig, open_rollout
 from rlvr.rollout.collect import RANK_SEED_STRIDE, sample_round
 from rlvr.rollout.groups import Rollouts, concat_rollouts
 from rlvr.rollout.hf import HFEngine
-from rlvr.sections import DataConfig, ModelConfig
-from rlvr.trainers.grpo import GRPOConfig
+from rlvr.trainers.grpo import GRPOConfig, round_config
 from tests.rlvr.trainers.test_grpo import grpo_config, grpo_data
 
 SEED = 1234
@@ -58,7 +59,8 @@ def _worker(rank: int, world: int, port: int, cfg: GRPOConfig, out: Path) -> Non
             for placement in ("shard", "replicate", "driver"):
                 mine = None if placement == "driver" and rank else engine
                 rollout = Rollout(mine, cfg.rollout, dist=dist, placement=placement)
-                results[placement] = _summary(sample_round(rollout, runtime, samples, cfg, SEED))
+                rounds = round_config(cfg, cfg.algo.resolved())
+                results[placement] = _summary(sample_round(rollout, runtime, samples, rounds, SEED))
             # what each placement must give, generated here without collectives
             parts = []
             for r in range(world):

@@ -8,8 +8,8 @@ import pytest
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
-from rlvr.batching import pad_pairs, token_logprobs
 from rlvr.data import Sample
+from rlvr.models.tokens import pad_pairs, token_logprobs
 from rlvr.rollout import HFEngine, SamplingParams, render_prompt
 from rlvr.rollout.hf import decode, nucleus, sample_rows
 

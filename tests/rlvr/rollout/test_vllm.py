@@ -16,11 +16,11 @@ import pytest
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
-from rlvr.batching import pad_pairs, token_logprobs
 from rlvr.data import RolloutGroup, Sample
+from rlvr.models.tiny import IM_END
+from rlvr.models.tokens import pad_pairs, token_logprobs
 from rlvr.rollout import HFEngine, SamplingParams
 from rlvr.rollout.vllm import StaleWeightsError, VLLMEngine
-from rlvr.tiny import IM_END
 
 GREEDY = SamplingParams(max_new_tokens=16, temperature=0)
 

@@ -10,7 +10,7 @@ import yaml
 
 from rlvr.config import load_config
 from rlvr.runs import RunError, create_run
-from rlvr.sections import RunConfig
+from rlvr.config.sections import RunConfig
 
 
 def test_run_directory_contents(tmp_path: Path) -> None:

@@ -15,14 +15,21 @@ import pytest
 import torch
 from transformers import AutoModelForCausalLM
 
-from rlvr.batching import Batches
 from rlvr.config import load_config
 from rlvr.data import RolloutGroup, Sample
+from rlvr.data.batches import Batches
 from rlvr.rewards import RewardRuntime
 from rlvr.rollout import SamplingParams
 from rlvr.rollout.build import Rollout, RolloutConfig
 from rlvr.rollout.collect import collect
-from rlvr.trainers.grpo import AlgoConfig, GRPOConfig, Rollouts, shaped_rewards, train
+from rlvr.trainers.grpo import (
+    AlgoConfig,
+    GRPOConfig,
+    Rollouts,
+    round_config,
+    shaped_rewards,
+    train,
+)
 from tests.rlvr.trainers.conftest import write_config
 
 VOLATILE = ("time", "_s", "/s", "elapsed")
@@ -143,9 +150,8 @@ def test_dynamic_sampling_drops_flat_groups_and_refills(tmp_path: Path, tiny_mod
     )
     with RewardRuntime(workers=0) as runtime:
         rollout = Rollout(engine, RolloutConfig())
-        r, stats = collect(
-            rollout, runtime, Batches(8, 0), samples, cfg, cfg.algo.resolved(), step=0
-        )
+        rounds = round_config(cfg, cfg.algo.resolved())
+        r, stats = collect(rollout, runtime, Batches(8, 0), samples, rounds, step=0)
     assert engine.calls == 2 and len(r.groups) == 2
     assert r.scores.tolist() == [1.0, 0.0, 0.0, 1.0]
     assert stats == {"rollout/rounds": 2, "rollout/dropped_groups": 2, "rollout/refill_short": 0}
