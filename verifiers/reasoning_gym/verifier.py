@@ -12,11 +12,15 @@ Steps, each ending the call when it decides:
      anything but plain data or arithmetic (`verifiers.reasoning_gym.evaluated`).
   4. The task's `score_answer(answer, entry)` gives the score, on a copy of the entry. A scorer
      that raises, or returns something that is not a number in [0, 1], is `verifier_error`.
-  5. Credit a scorer gives for the gold answer padded with other text (reasoning-gym's default
-     scorer gives `len(gold) / len(answer)` when the gold is a substring, so "either 3 or 4"
-     earns 1/13 for 3) is dropped unless `padding_credit`; a score at or below `floor` counts
-     as 0 (many scorers give 0.01 to 0.05 for any parseable wrong answer, and countdown gives
-     0.01 to any text). What is left is `correct` (1), `partial` (between) or `wrong_answer`.
+  5. Partial credit is dropped (`wrong_answer`) for answers shaped unlike the gold (kept with
+     `shape_credit`): the gold padded with other text (reasoning-gym's default scorer gives
+     `len(gold) / len(answer)` when the gold is a substring, so "either 3 or 4" earns 1/13
+     for 3) and an answer over twice or under half the gold's length (spell_backward pays any
+     text for the letters it shares with the gold, position by position); for an answer
+     copied from the question (word sorting gives 0.2 for the unsorted input words); and at
+     or below `floor` (many scorers give 0.01 to 0.05 for any parseable wrong answer, and
+     countdown gives 0.01 to any text). What is left is `correct` (1), `partial` or
+     `wrong_answer`.
 """
 
 from __future__ import annotations
@@ -32,8 +36,9 @@ from verifiers.reasoning_gym import tasks
 from verifiers.reasoning_gym.answer import (
     EXTRACTION_MODES,
     ExtractionMode,
+    copies_question,
     find_answers,
-    padded_gold,
+    off_shape,
     repeats_question,
 )
 from verifiers.reasoning_gym.evaluated import refusal
@@ -73,8 +78,9 @@ class ReasoningGymVerifier:
     """A longer extracted answer is `wrong_answer` without being scored."""
     floor: float = 0.05
     """A scorer's score at or below this counts as 0 (token credit for any parseable answer)."""
-    padding_credit: bool = False
-    """Keep the credit a scorer gives for the gold answer with other text around it."""
+    shape_credit: bool = False
+    """Keep partial credit for answers shaped unlike the gold: the gold with other text around
+    it, or an answer over twice or under half the gold's length."""
 
     def __post_init__(self) -> None:
         if self.extraction not in EXTRACTION_MODES:
@@ -87,8 +93,8 @@ class ReasoningGymVerifier:
         floor = self.floor
         if isinstance(floor, bool) or not isinstance(floor, int | float) or not 0 <= floor < 1:
             raise ValueError(f"floor must be a number in [0, 1), got {floor!r}")
-        if not isinstance(self.padding_credit, bool):
-            raise ValueError(f"padding_credit must be a bool, got {self.padding_credit!r}")
+        if not isinstance(self.shape_credit, bool):
+            raise ValueError(f"shape_credit must be a bool, got {self.shape_credit!r}")
         if not tasks.installed():
             raise RegistryError(tasks.MISSING)
 
@@ -124,7 +130,7 @@ class ReasoningGymVerifier:
         except (Exception, SystemExit) as exc:
             detail = f"scorer of {task} raised {type(exc).__name__}: {exc}"[:300]
             return Verdict(0.0, "verifier_error", detail, answer[:500])
-        return self._judged(raw, answer, entry.get("answer"))
+        return self._judged(raw, answer, entry)
 
     def _refusal(self, task: str, entry: Mapping[str, Any], answer: str) -> str | None:
         if len(answer) > self.max_answer_chars:
@@ -133,7 +139,7 @@ class ReasoningGymVerifier:
             return "the answer repeats the question"
         return refusal(task, answer)
 
-    def _judged(self, raw: Any, answer: str, gold: Any) -> Verdict:
+    def _judged(self, raw: Any, answer: str, entry: Mapping[str, Any]) -> Verdict:
         shown = answer[:500]
         if isinstance(raw, bool) or not isinstance(raw, numbers.Real) or not math.isfinite(raw):
             return Verdict(0.0, "verifier_error", f"scorer returned {raw!r:.80}", shown)
@@ -142,10 +148,12 @@ class ReasoningGymVerifier:
             return Verdict(0.0, "verifier_error", f"scorer returned {score} outside [0, 1]", shown)
         if score == 1.0:
             return Verdict(1.0, "correct", "", shown)
-        if score > 0.0 and not self.padding_credit and padded_gold(answer, gold):
-            return Verdict(
-                0.0, "wrong_answer", f"gold answer padded (scorer gave {score:g})", shown
-            )
+        shape = None if self.shape_credit else off_shape(answer, entry.get("answer"))
+        if score > 0.0 and shape is not None:
+            return Verdict(0.0, "wrong_answer", f"{shape} (scorer gave {score:g})", shown)
+        if score > 0.0 and copies_question(answer, entry["question"]):
+            detail = f"the answer is copied from the question (scorer gave {score:g})"
+            return Verdict(0.0, "wrong_answer", detail, shown)
         if score <= self.floor:
             detail = f"scorer gave {score:g}" + (
                 f", at or below floor {self.floor:g}" if score else ""
