@@ -11,6 +11,8 @@ Checks, each reported pass/fail with a detail:
   6. `pickling`: a pickled and unpickled verifier gives the same verdicts on the examples.
   7. `time_bound`: no call ran past the timeout (calls go through the reward runtime, whose
      workers are killed at the bound, so a hanging verifier cannot hang the check).
+  8. `probes`: when `verifiers.probes` ships a pack for the verifier, every adversarial probe
+     in it scores 0 with a reason that stays in the loss; fails listing the probe ids.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import verifiers
+import verifiers.probes
 from rlvr.rewards import RewardRuntime, VerifierCall
 from verifiers import Example, Verdict
 
@@ -124,6 +127,7 @@ def check_verifier(
     first = [r.verdict for r in first_calls]
     second = [r.verdict for r in second_calls]
     report.checks.extend(_checks(verifier, examples, first, second, killed))
+    report.checks.extend(_probe_check(spec, options))
     return report
 
 
@@ -165,3 +169,10 @@ def _checks(
         ),
         CheckResult("time_bound", not killed, f"{len(killed)} calls killed at the bound"),
     ]
+
+
+# Adversarial probe packs: one call into `verifiers.probes`, which runs the pack in its own
+# worker processes with its own bound per probe.
+def _probe_check(spec: str, options: Mapping[str, Any] | None) -> list[CheckResult]:
+    outcome = verifiers.probes.check(spec, options=options)
+    return [] if outcome is None else [CheckResult("probes", *outcome)]
