@@ -103,10 +103,33 @@ def cmd_tiny(args: argparse.Namespace) -> int:
     return 0
 
 
+def _options(pairs: Sequence[str]) -> dict[str, object]:
+    import yaml
+
+    options: dict[str, object] = {}
+    for item in pairs:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise CommandError(f"--option {item!r} is not of the form key=value")
+        options[key] = yaml.safe_load(value)
+    return options
+
+
 def cmd_data(args: argparse.Namespace) -> int:
     from rlvr.data import generate, write_jsonl
+    from rlvr.data.preference import (
+        PREFERENCE_GENERATORS,
+        generate_preference,
+        write_preference_jsonl,
+    )
 
-    tasks = generate(args.task, args.n, seed=args.seed)
+    options = _options(args.option)
+    if args.task in PREFERENCE_GENERATORS:
+        rows = generate_preference(args.task, args.n, seed=args.seed, options=options)
+        write_preference_jsonl(rows, args.out)
+        print(f"wrote {len(rows)} {args.task} {rows.kind} rows to {args.out}")
+        return 0
+    tasks = generate(args.task, args.n, seed=args.seed, options=options)
     write_jsonl(tasks, args.out)
     print(f"wrote {len(tasks)} {args.task} rows to {args.out}")
     return 0
@@ -146,9 +169,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0, help="seed for tokenizer corpus and init")
     p.set_defaults(handler=cmd_tiny)
 
-    p = sub.add_parser("data", help="write a synthetic task dataset as JSONL")
-    p.add_argument("--task", choices=["arithmetic", "code", "json"], required=True)
-    p.add_argument("--n", type=int, default=100, help="number of rows")
+    p = sub.add_parser("data", help="write a synthetic task or preference dataset as JSONL")
+    p.add_argument(
+        "--task",
+        choices=["arithmetic", "code", "json", "arithmetic-pref"],
+        required=True,
+        help="task family; arithmetic-pref writes preference pairs (prompt, chosen, rejected)",
+    )
+    p.add_argument("--n", type=int, default=100, help="number of rows (pairs)")
+    p.add_argument(
+        "--option",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="generator option, repeatable, e.g. split=train, ops=[+,-], bias=length, "
+        "noise=0.1, unpaired=true (arithmetic-pref)",
+    )
     p.add_argument("--seed", type=int, default=0, help="generator seed")
     p.add_argument("--out", type=Path, required=True, help="output JSONL path")
     p.set_defaults(handler=cmd_data)

@@ -27,8 +27,9 @@ class DataConfig:
 
     source: str | None = None
     """JSONL/JSON/Parquet/CSV file, `save_to_disk` directory or hub dataset name."""
-    synthetic: Literal["arithmetic", "code", "json"] | None = None
-    """Generate rows with this built-in generator instead of reading `source`."""
+    synthetic: Literal["arithmetic", "code", "json", "arithmetic-pref"] | None = None
+    """Generate rows with this built-in generator instead of reading `source` (`arithmetic-pref`:
+    preference pairs, for the preference stages)."""
     n: int = 256
     """Number of synthetic rows (or the row limit for `source`, when set)."""
     seed: int = 0

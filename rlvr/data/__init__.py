@@ -1,6 +1,6 @@
 """Data: typed records (`types`), dataset loading (`loading`), synthetic tasks with verifiable
-references (`synthetic`), the rows a data section names (`rows`) and the seeded order training
-reads them in (`batches`). May import `config`; nothing else of rlvr.
+references (`synthetic`), preference rows and their synthetic pairs (`preference`), the rows a
+data section names (`rows`) and the seeded order training reads them in (`batches`). May import `config`; nothing else of rlvr.
 """
 
 from rlvr.data.loading import (
@@ -21,7 +21,14 @@ from rlvr.data.synthetic import (
     task_row,
     write_jsonl,
 )
-from rlvr.data.types import Message, PreferencePair, Prompt, RolloutGroup, Sample
+from rlvr.data.types import (
+    Message,
+    PreferencePair,
+    Prompt,
+    RolloutGroup,
+    Sample,
+    UnpairedPreference,
+)
 
 __all__ = [
     "GENERATORS",
@@ -32,6 +39,7 @@ __all__ = [
     "RolloutGroup",
     "Sample",
     "Task",
+    "UnpairedPreference",
     "arithmetic",
     "code_tasks",
     "fingerprint",

@@ -41,6 +41,28 @@ class PreferencePair:
     """The dispreferred completion."""
     id: str = ""
     """Stable row id."""
+    reference: Any = None
+    """What a verifier checks completions of this prompt against, when one is known."""
+    verifier: str | None = None
+    """The verifier of this prompt (`math`, ...), when one is known; None otherwise."""
+
+
+@dataclass(frozen=True, slots=True)
+class UnpairedPreference:
+    """One unpaired preference row (KTO): a completion labelled desirable or not."""
+
+    prompt: Prompt
+    """Plain text or chat messages, as in `Sample`."""
+    completion: str
+    """The completion."""
+    label: bool
+    """True: a desirable completion; False: an undesirable one."""
+    id: str = ""
+    """Stable row id."""
+    reference: Any = None
+    """What a verifier checks completions of this prompt against, when one is known."""
+    verifier: str | None = None
+    """The verifier of this prompt, when one is known; None otherwise."""
 
 
 @dataclass(frozen=True, slots=True)
