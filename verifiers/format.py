@@ -18,6 +18,7 @@ Implementation details:
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 from typing import ClassVar, Literal
 
@@ -54,7 +55,7 @@ class ThinkFormatVerifier:
     """
 
     name: ClassVar[str] = "think_format"
-    version: ClassVar[str] = "1.0.0"
+    version: ClassVar[str] = "1.0.1"
     examples: ClassVar[tuple[Example, ...]] = (
         Example("<think>2+2=4</think>The answer is 4.", None, 1.0, "correct"),
         Example("\n<think></think>4", None, 1.0, "correct"),
@@ -101,11 +102,17 @@ class ThinkFormatVerifier:
         if not text.startswith(opening):
             return f"the completion does not start with {opening}", None
         answer = text[text.index(closing) + len(closing) :].strip()
-        if not answer:
+        if not _visible(answer):
             return f"no answer after {closing}", answer
         if self.require_boxed and not _has_boxed(answer):
             return "the answer has no \\boxed{...}", answer
         return "", answer
+
+
+def _visible(text: str) -> bool:
+    """True when `text` holds a character that shows: not whitespace, a control or format
+    character (zero-width space, word joiner, soft hyphen, NUL...) or an unassigned code point."""
+    return any(not ch.isspace() and unicodedata.category(ch)[0] not in "CZ" for ch in text)
 
 
 @register("length")
