@@ -23,7 +23,8 @@ unchanged), from JSONL or anything `rlvr.data.loading.iter_rows` reads (HF `data
     characters, a space right before the first difference going to the completions);
   - unpaired: `{"prompt", "completion", "label"}` with `label` a bool (true = desirable);
   - optional on every row: `id`, and `reference` + `verifier` together, naming the verifier
-    that can score completions of the prompt (held-out accuracy of greedy generations).
+    that can score completions of the prompt (held-out accuracy of greedy generations);
+    on pairs, `margin` (a number, TRL's column): the score gap a reward model is asked for.
 Bad rows raise `DataError` naming the file and line (or dataset row): a missing `chosen` or
 `rejected`, a chosen completion identical to the rejected one, an unpaired row among pairs
 (or the reverse), a completion that is not one assistant message.
@@ -45,6 +46,7 @@ Implementation details:
 from __future__ import annotations
 
 import json
+import math
 import random
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -187,7 +189,14 @@ def _pair(row: dict[str, Any], index: int, where: str) -> PreferencePair:
         raise DataError(f"{where}: 'chosen' is identical to 'rejected'")
     reference, verifier = _verifier(row, where)
     rid = _row_id(row, index, where)
-    return PreferencePair(prompt, chosen, rejected, rid, reference, verifier)
+    margin = row.get("margin")
+    if margin is not None and (
+        isinstance(margin, bool) or not isinstance(margin, int | float) or not math.isfinite(margin)
+    ):
+        raise DataError(f"{where}: field 'margin' must be a finite number, got {margin!r}")
+    return PreferencePair(
+        prompt, chosen, rejected, rid, reference, verifier, None if margin is None else margin
+    )
 
 
 def _unpaired(row: dict[str, Any], index: int, where: str) -> UnpairedPreference:
@@ -471,6 +480,7 @@ def pair_row(pair: PreferencePair) -> dict[str, Any]:
         "chosen": _completion_value(pair.prompt, pair.chosen),
         "rejected": _completion_value(pair.prompt, pair.rejected),
         **_extras(pair),
+        **({} if pair.margin is None else {"margin": pair.margin}),
     }
 
 

@@ -45,6 +45,9 @@ class PreferencePair:
     """What a verifier checks completions of this prompt against, when one is known."""
     verifier: str | None = None
     """The verifier of this prompt (`math`, ...), when one is known; None otherwise."""
+    margin: float | None = None
+    """How much more the chosen side is preferred (TRL's optional `margin` column): a reward
+    model is asked for at least this score gap; None when the row gives none."""
 
 
 @dataclass(frozen=True, slots=True)

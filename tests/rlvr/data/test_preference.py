@@ -99,6 +99,7 @@ def test_trl_unpaired_format_and_hf_datasets(tmp_path: Path) -> None:
             r":2: field 'chosen' must be one assistant message, got roles \['user', 'assistant'\]",
         ),
         ({"prompt": "p", "chosen": "a", "rejected": "b", "verifier": "math"}, "'reference' is m"),
+        ({"prompt": "p", "chosen": "a", "rejected": "b", "margin": "1"}, r":2: field 'margin' m"),
     ],
 )
 def test_bad_pair_rows_name_file_and_line(
@@ -121,6 +122,17 @@ def test_bad_unpaired_rows(tmp_path: Path, row: dict[str, Any], message: str) ->
     good = {"prompt": "q", "completion": "y", "label": True}
     with pytest.raises(DataError, match=message):
         load_preference(jsonl(tmp_path / "bad.jsonl", [good, row]))
+
+
+def test_pair_margins_load_and_write_back(tmp_path: Path) -> None:
+    rows = [
+        {"prompt": "q", "chosen": "y", "rejected": "n", "margin": 1.5},
+        {"prompt": "q", "chosen": "y", "rejected": "m"},
+    ]
+    pairs = load_pairs(jsonl(tmp_path / "m.jsonl", rows))
+    assert [p.margin for p in pairs] == [1.5, None]
+    out = write_preference_jsonl(load_preference(tmp_path / "m.jsonl"), tmp_path / "back.jsonl")
+    assert [json.loads(x).get("margin") for x in out.read_text().splitlines()] == [1.5, None]
 
 
 def test_kind_checks_and_unpairing(tmp_path: Path) -> None:
