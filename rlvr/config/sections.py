@@ -112,6 +112,14 @@ class RunConfig:
     """Global seed (python, torch)."""
     overwrite: bool = False
     """Replace an existing run directory of the same name instead of refusing."""
+    loggers: tuple[Literal["tensorboard", "wandb"], ...] = ()
+    """Metric loggers beside `metrics.jsonl` (always written): `tensorboard` (the
+    `tensorboard` extra) and `wandb` (the `wandb` extra; offline unless `WANDB_MODE` says
+    otherwise)."""
+    accept_contract_change: bool = False
+    """Resume even though the training contract (data, verifiers, algorithm, KL and step budgets,
+    backend, world size) differs from the one pinned at the start; the change is recorded in
+    the manifest (`rlvr train --accept-contract-change`)."""
 
 
 @dataclass(frozen=True)
