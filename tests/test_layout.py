@@ -33,13 +33,14 @@ RLVR_LAYERS: dict[str, set[str]] = {
     "evaluate": {
         "config", "data", "models", "rewards", "rollout", "distributed", "runs", "backends",
     },
+    "monitors": {"config", "data", "runs", "algorithms"},
     "trainers": {
         "config", "data", "models", "rewards", "rollout", "distributed", "runs", "backends",
-        "algorithms", "evaluate",
+        "algorithms", "evaluate", "monitors",
     },
     "cli": {
         "config", "data", "models", "rewards", "rollout", "distributed", "runs", "backends",
-        "algorithms", "evaluate", "trainers",
+        "algorithms", "evaluate", "monitors", "trainers",
     },
 }  # fmt: skip
 """Package of `rlvr` -> the packages of `rlvr` it may import (besides itself)."""

@@ -136,7 +136,7 @@ def collect(
     """Sample one step's groups; with dynamic sampling, drop zero-variance groups and refill."""
     want, g = cfg.prompts_per_step, cfg.group_size
     kept: list[Rollouts] = []
-    n_kept, rounds, dropped = 0, 0, 0
+    n_kept, rounds, dropped, sampled, n_flat = 0, 0, 0, 0, 0
     max_rounds = 1 + (cfg.max_refill_rounds if cfg.dynamic_sampling else 0)
     while n_kept < want and rounds < max_rounds:
         # Every round samples a full batch of prompts: generation is batched, so a full round
@@ -144,8 +144,9 @@ def collect(
         chosen = [samples[i] for i in batches.next(want)]
         seed = cfg.seed * 7919 + step + 104_729 * rounds
         r = sample_round(rollout, runtime, chosen, cfg, seed)
+        flat = zero_variance_groups(r.scores, group_size=g, atol=cfg.zero_variance_atol)
+        sampled, n_flat = sampled + len(r.groups), n_flat + int(flat.sum())
         if cfg.dynamic_sampling:
-            flat = zero_variance_groups(r.scores, group_size=g, atol=cfg.zero_variance_atol)
             r = select_groups(r, [i for i, flat_i in enumerate(flat.tolist()) if not flat_i], g)
             dropped += int(flat.sum())
         kept.append(r)
@@ -156,4 +157,5 @@ def collect(
         "rollout/rounds": rounds,
         "rollout/dropped_groups": dropped,
         "rollout/refill_short": max(0, want - n_kept),
+        "rollout/zero_variance_share": n_flat / max(1, sampled),
     }

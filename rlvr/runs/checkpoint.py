@@ -24,7 +24,7 @@ import json
 import os
 import random
 import shutil
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -32,8 +32,9 @@ from typing import Any
 import torch
 
 from rlvr.backends import Dist, TrainBackend
-from rlvr.runs import Run, create_run
 from rlvr.config.sections import RunConfig
+from rlvr.runs import Run, create_run
+from rlvr.runs.contract import ContractError, format_contract, pin_contract
 
 STATE_FILE = "trainer_state.pt"
 LATEST = "latest"
@@ -135,11 +136,18 @@ def open_trainer_run(
     datasets: dict[str, str],
     verifier_names: Iterable[str] = (),
     dist: Dist | None = None,
+    contract: Mapping[str, Any] | None = None,
 ) -> tuple[Run, Resumed | None]:
     """Create the run directory, or reopen it when it holds checkpoints and overwrite is off.
 
     With `dist`, rank 0 creates the directory and the other ranks get a `Run` that writes
     nothing. Returns the run and the newest checkpoint to resume from (None for a fresh run).
+    With `contract` (see `rlvr.runs.contract`), rank 0 pins it in the manifest and prints it,
+    or, resuming, checks it against the pinned one.
+
+    Raises:
+        ContractError: on every rank, when the contract changed and
+            `run.accept_contract_change` is off.
     """
     dist = dist or Dist()
     checkpoints = run_cfg.output_dir / run_cfg.name / "checkpoints"
@@ -147,6 +155,9 @@ def open_trainer_run(
     dist.barrier()  # every rank has looked for checkpoints before rank 0 may delete them
     if not dist.is_main:
         dist.barrier()
+        error = dist.broadcast_object(None)
+        if error is not None:
+            raise ContractError(error)
         run = Run(run_cfg.output_dir / run_cfg.name, main=False)
         return run, load_latest(run.checkpoints) if resume else None
     run = create_run(
@@ -159,8 +170,22 @@ def open_trainer_run(
         verifier_names=verifier_names,
         overwrite=run_cfg.overwrite,
         resume=resume,
+        loggers=run_cfg.loggers,
     )
+    error = None
+    if contract is not None:
+        pointer = latest_checkpoint(run.checkpoints)
+        step = int(pointer.name.split("-")[-1]) if pointer is not None else 0
+        try:
+            pin_contract(run, contract, accept_change=run_cfg.accept_contract_change, step=step)
+            print(format_contract(contract))
+        except ContractError as exc:
+            error = str(exc)
     dist.barrier()
+    dist.broadcast_object(error)
+    if error is not None:
+        run.close()
+        raise ContractError(error)
     return run, load_latest(run.checkpoints)
 
 

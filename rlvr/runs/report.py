@@ -1,10 +1,20 @@
-"""Run reports: PNG plots of metrics over steps, and a Markdown summary beside them."""
+"""Run reports: PNG plots of metrics over steps, a Markdown summary beside them, and the same as
+one self-contained HTML page (plots inlined), with the monitor events and links to the
+`samples/step_K.jsonl` files a person reads."""
 
 from __future__ import annotations
 
+import base64
+import html
 import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
+
+EVENTS_FILE = "monitor_events.jsonl"
+"""Where a run's monitor events go (`rlvr.monitors`), one JSON object per event."""
+SAMPLES_DIR = "samples"
+"""Where the monitors write the quartile completions, `step_K.jsonl` per dumped step."""
 
 PANELS: dict[str, tuple[str, ...]] = {
     "reward": ("reward/mean",),
@@ -13,6 +23,8 @@ PANELS: dict[str, tuple[str, ...]] = {
     "length": ("completion/length_mean",),
     "loss": ("train/loss",),
     "entropy": ("train/entropy",),
+    "in-group diversity": ("group/distinct",),
+    "zero-variance groups": ("rollout/zero_variance_share",),
 }
 """Panel name -> metrics drawn in it (those a run did not log are skipped)."""
 
@@ -80,3 +92,76 @@ def write_summary(out: Path, title: str, rows: Sequence[tuple[str, str]], plot: 
     lines += ["", f"![metrics]({plot.name})", ""]
     out.write_text("\n".join(lines))
     return out
+
+
+def _events(run_dir: Path) -> list[dict[str, Any]]:
+    path = run_dir / EVENTS_FILE
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def _sample_files(run_dir: Path) -> list[Path]:
+    files = (run_dir / SAMPLES_DIR).glob("step_*.jsonl")
+    return sorted(files, key=lambda p: int(p.stem.split("_")[-1]))
+
+
+def write_html(
+    out: Path,
+    title: str,
+    rows: Sequence[tuple[str, str]],
+    plots: Sequence[Path],
+    *,
+    events: Sequence[Mapping[str, Any]] = (),
+    links: Sequence[tuple[str, str]] = (),
+) -> Path:
+    """One self-contained HTML page: the (what, value) table, the PNG plots inlined as data
+    URIs, the monitor events, and `links` as (label, relative path) pairs."""
+    esc = html.escape
+    parts = [
+        "<!doctype html><html><head><meta charset='utf-8'>",
+        f"<title>{esc(title)}</title><style>body{{font-family:sans-serif;margin:2em}}"
+        "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:4px 8px;"
+        "text-align:left}img{max-width:100%}</style></head><body>",
+        f"<h1>{esc(title)}</h1><table>",
+        *(f"<tr><th>{esc(k)}</th><td>{esc(v)}</td></tr>" for k, v in rows),
+        "</table>",
+    ]
+    for plot in plots:
+        data = base64.b64encode(plot.read_bytes()).decode()
+        parts.append(f"<p><img alt='{esc(plot.stem)}' src='data:image/png;base64,{data}'></p>")
+    if events:
+        parts.append("<h2>Monitor events</h2><table><tr><th>step</th><th>monitor</th>")
+        parts.append("<th>action</th><th>what it saw</th></tr>")
+        for e in events:
+            cells = (e.get("step"), e.get("monitor"), e.get("action"), e.get("message"))
+            parts.append("<tr>" + "".join(f"<td>{esc(str(c))}</td>" for c in cells) + "</tr>")
+        parts.append("</table>")
+    if links:
+        parts.append("<h2>Samples (top and bottom quartile by reward)</h2><ul>")
+        parts += [f"<li><a href='{esc(href)}'>{esc(label)}</a></li>" for label, href in links]
+        parts.append("</ul>")
+    parts.append("</body></html>")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text("\n".join(parts) + "\n")
+    return out
+
+
+def write_run_report(run_dir: Path, title: str, rows: Sequence[tuple[str, str]] = ()) -> Path:
+    """`report/` of one run: `metrics.png`, `report.md` and `report.html`, with the summary
+    rows given, the monitor events, and links to the run's samples. Returns the HTML page."""
+    run_dir = Path(run_dir)
+    report = run_dir / "report"
+    plot = plot_runs({run_dir.name: run_dir}, report / "metrics.png", title=title)
+    events = _events(run_dir)
+    links = [(p.stem, f"../{SAMPLES_DIR}/{p.name}") for p in _sample_files(run_dir)]
+    md_rows = [
+        *rows,
+        *(
+            (f"monitor {e['monitor']} ({e['action']}) at step {e['step']}", e["message"])
+            for e in events
+        ),
+    ]
+    md_rows += [(f"samples {label}", f"[{Path(href).name}]({href})") for label, href in links]
+    write_summary(report / "report.md", title, md_rows, plot)
+    return write_html(report / "report.html", title, rows, [plot], events=events, links=links)

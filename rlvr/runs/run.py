@@ -20,14 +20,15 @@ import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from rlvr.config import dump_yaml
+from rlvr.config import dump_yaml, to_dict
 from rlvr.config.sections import RewardConfig
+from rlvr.runs.loggers import MetricLogger, check_loggers, open_loggers, scalars
 
 TRACKED_PACKAGES = (
     "rlvr",
@@ -114,6 +115,8 @@ class Run:
     """The run directory."""
     main: bool = True
     """False on the non-zero ranks of a distributed launch: they write nothing."""
+    loggers: list[MetricLogger] = field(default_factory=list)
+    """TensorBoard / W&B loggers that get every row `log` writes (`run.loggers`)."""
     _metrics: Any = None
 
     @property
@@ -138,6 +141,10 @@ class Run:
             self._metrics = (self.dir / "metrics.jsonl").open("a")
         self._metrics.write(json.dumps(row) + "\n")
         self._metrics.flush()
+        if self.loggers:
+            values = scalars(metrics)
+            for logger in self.loggers:
+                logger.log(step, values)
 
     def write_json(self, name: str, data: Any) -> Path:
         """Write `data` as indented JSON to `name` inside the run directory."""
@@ -158,10 +165,13 @@ class Run:
         self.write_json("manifest.json", manifest)
 
     def close(self) -> None:
-        """Close the metrics file."""
+        """Close the metrics file and the loggers."""
         if self._metrics is not None:
             self._metrics.close()
             self._metrics = None
+        for logger in self.loggers:
+            logger.close()
+        self.loggers = []
 
     def __enter__(self) -> Run:
         return self
@@ -181,6 +191,7 @@ def create_run(
     verifier_names: Iterable[str] = (),
     overwrite: bool = False,
     resume: bool = False,
+    loggers: Sequence[str] = (),
 ) -> Run:
     """Create (or, with `resume`, reopen) a run directory and write its config and manifest.
 
@@ -195,6 +206,7 @@ def create_run(
             `code`) go into the manifest.
         overwrite: delete an existing directory of that name first.
         resume: reopen an existing directory, appending to its metrics.
+        loggers: metric loggers besides metrics.jsonl (`tensorboard`, `wandb`).
 
     Raises:
         RunError: the directory exists and neither `overwrite` nor `resume` was given, or the
@@ -207,6 +219,7 @@ def create_run(
         import sandboxes
 
         sandboxes.allow_process()
+    check_loggers(loggers)
     sandbox_fields = verifier_manifest(verifier_names)
     run_dir = Path(output_dir) / name
     if run_dir.exists() and any(run_dir.iterdir()) and not resume:
@@ -219,6 +232,7 @@ def create_run(
     run_dir.mkdir(parents=True, exist_ok=True)
     run = Run(run_dir)
     if resume and (run_dir / "manifest.json").exists():
+        run.loggers = open_loggers(loggers, run_dir, name=name, config=to_dict(config))
         return run
     (run_dir / "config.yaml").write_text(dump_yaml(config, stage=stage))
     run.write_json(
@@ -236,4 +250,5 @@ def create_run(
             **sandbox_fields,
         },
     )
+    run.loggers = open_loggers(loggers, run_dir, name=name, config=to_dict(config))
     return run

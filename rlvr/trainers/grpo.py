@@ -27,9 +27,9 @@ from __future__ import annotations
 import copy
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from functools import partial
-from typing import Any, Literal
+from typing import Any
 
 import torch
 from tqdm import tqdm
@@ -55,13 +55,22 @@ from rlvr.distributed.config import DistributedConfig
 from rlvr.evaluate import held_out_accuracy
 from rlvr.models.loading import load_policy
 from rlvr.models.tokens import TokenBatch, token_logprobs
+from rlvr.monitors import Watch, open_watch
 from rlvr.rewards import RewardRuntime, reward_specs
 from rlvr.rollout.build import Rollout, check_engine, open_rollout
 from rlvr.rollout.collect import RoundConfig, collect
 from rlvr.rollout.groups import Rollouts, rollout_metrics, sampling_logprobs, token_batch
 from rlvr.runs import Run, seed_everything
 from rlvr.runs.checkpoint import open_trainer_run, restore_training, save_checkpoint, save_final
-from rlvr.trainers.grpo_config import AlgoConfig, GRPOConfig, GRPOResult, GRPOTrainConfig
+from rlvr.runs.contract import training_contract
+from rlvr.runs.report import write_run_report
+from rlvr.trainers.grpo_config import (
+    AlgoConfig,
+    GRPOConfig,
+    GRPOResult,
+    GRPOTrainConfig,
+    StoppedBy,
+)
 
 __all__ = ["AlgoConfig", "GRPOConfig", "GRPOResult", "GRPOTrainConfig", "Rollouts", "train"]
 
@@ -246,18 +255,18 @@ def _train(cfg: GRPOConfig, dist: Dist) -> GRPOResult:
     seed_everything(cfg.run.seed)
     samples, data_hash = load_rows(cfg.data)
     held_out, eval_hash = load_rows(cfg.eval_data) if cfg.eval_data else ([], None)
+    datasets = {"train": data_hash, **({"eval": eval_hash} if eval_hash else {})}
+    names = [*(x.verifier for x in [*samples, *held_out]), *(e.verifier for e in cfg.reward.extra)]
+    algo = cfg.algo.resolved()
     run, resumed = open_trainer_run(
         cfg.run,
         cfg,
         stage="grpo",
-        datasets={"train": data_hash, **({"eval": eval_hash} if eval_hash else {})},
-        verifier_names=[
-            *(x.verifier for x in [*samples, *held_out]),
-            *(e.verifier for e in cfg.reward.extra),
-        ],
+        datasets=datasets,
+        verifier_names=names,
         dist=dist,
+        contract=_contract(cfg, algo, datasets, names, dist.world_size),
     )
-    algo = cfg.algo.resolved()
     model_dir = cfg.model.path if resumed is None else str(resumed.path)
     model, tokenizer = load_policy(cfg.model if resumed is None else ModelConfig(model_dir))
     model.train()
@@ -279,6 +288,7 @@ def _train(cfg: GRPOConfig, dist: Dist) -> GRPOResult:
     steps_total = cfg.train.max_steps * cfg.algo.num_iterations
     backend = build_backend(cfg.backend, dist, model, cfg.optim, total_steps=steps_total)
     step, cursor = restore_training(resumed, run, backend)
+    watch = open_watch(cfg.monitors, run, resumed_step=step)
     state = _LoopState(
         run,
         model,
@@ -291,6 +301,7 @@ def _train(cfg: GRPOConfig, dist: Dist) -> GRPOResult:
         held_out,
         rollout,
         round_config(cfg, algo),
+        watch,
     )
     # vLLM's shutdown tears down torch.distributed groups, DeepSpeed's included: the engine
     # closes after the backend, and the process group goes last
@@ -305,9 +316,12 @@ def _train(cfg: GRPOConfig, dist: Dist) -> GRPOResult:
                 "accuracy_after": after,
                 "stopped_by": stopped_by,
                 "trained_s": trained_s,
+                "monitor_events": len(watch.events),
             },
         )
         run.close()
+        if dist.is_main:
+            write_run_report(run.dir, f"grpo: {cfg.run.name}", [("stopped by", stopped_by)])
         backend.close()
     shutdown()
     return GRPOResult(str(final), step, before, after, stopped_by, trained_s)
@@ -356,14 +370,33 @@ class _LoopState:
     held_out: list[Sample]
     rollout: Rollout
     rounds: RoundConfig
+    watch: Watch
+
+
+def _contract(
+    cfg: GRPOConfig, algo: LossPreset, datasets: dict[str, str], names: list[str], world: int
+) -> dict[str, Any]:
+    """The training contract pinned before step 0 (`rlvr.runs.contract`)."""
+    b = cfg.backend
+    return training_contract(
+        stage="grpo",
+        datasets=datasets,
+        verifier_names=names,
+        algorithm={"preset": cfg.algo.preset, **asdict(algo)},
+        kl_budget=cfg.monitors.kl.budget if cfg.monitors.enabled else None,
+        max_steps=cfg.train.max_steps,
+        max_seconds=cfg.train.max_seconds,
+        backend={"kind": b.kind, "zero_stage": b.zero_stage if b.kind == "deepspeed" else None},
+        world_size=world,
+    )
 
 
 def _loop(
     cfg: GRPOConfig, s: _LoopState, step: int, *, fresh: bool
-) -> tuple[float | None, float | None, int, Literal["max_steps", "max_seconds"], float]:
+) -> tuple[float | None, float | None, int, StoppedBy, float]:
     before = after = None
     trained_s = 0.0
-    stopped_by: Literal["max_steps", "max_seconds"] = "max_steps"
+    stopped_by: StoppedBy = "max_steps"
     ray = cfg.distributed if s.backend.dist.is_main else None  # Ray lives on rank 0
     with (
         open_runtime(cfg.reward, ray) as runtime,
@@ -408,8 +441,10 @@ def _loop(
                 after = _evaluate(cfg, s, runtime)
                 metrics["eval/accuracy"] = after
                 bar.write(f"step {step}: held-out accuracy {after:.3f}")
+            scores = rollouts.scores.tolist()
+            decision = s.watch.observe(step, metrics, rollouts.groups, scores)
             s.run.log(step, metrics)
-            if step % cfg.train.save_every == 0:
+            if step % cfg.train.save_every == 0 or decision.checkpoint:
                 save_checkpoint(
                     s.run.checkpoints,
                     step,
@@ -418,6 +453,10 @@ def _loop(
                     extra={"cursor": s.batches.cursor},
                     keep=cfg.train.keep_checkpoints,
                 )
+            if decision.stop:
+                stopped_by = "monitor"
+                bar.write(f"step {step}: stopped by the monitors: {decision.reason}")
+                break
         if s.held_out and step % cfg.train.eval_every != 0 and step < cfg.train.max_steps:
             after = _evaluate(cfg, s, runtime)
             s.run.log(step, {"eval/accuracy": after})

@@ -18,6 +18,7 @@ from rlvr.config.sections import (
     RunConfig,
 )
 from rlvr.distributed.config import DistributedConfig
+from rlvr.monitors import MonitorConfig
 from rlvr.rollout.build import RolloutConfig
 
 
@@ -171,6 +172,12 @@ class GRPOConfig:
     """Decoding for held-out evaluation (greedy by default)."""
     distributed: DistributedConfig = field(default_factory=DistributedConfig)
     """Rollouts and rewards in this process (`kind: none`) or on Ray actors (`kind: ray`)."""
+    monitors: MonitorConfig = field(default_factory=MonitorConfig)
+    """Live reward-hacking and collapse monitors, and the samples written for people to read."""
+
+
+StoppedBy = Literal["max_steps", "max_seconds", "monitor"]
+"""What ended a run: its step budget, its time budget, or a monitor whose action is `stop`."""
 
 
 @dataclass(frozen=True)
@@ -185,7 +192,8 @@ class GRPOResult:
     """Held-out greedy accuracy before the first step (None on resume or without eval data)."""
     accuracy_after: float | None
     """Held-out greedy accuracy after the last step."""
-    stopped_by: Literal["max_steps", "max_seconds"] = "max_steps"
-    """Which limit ended the run: `train.max_steps` or `train.max_seconds`."""
+    stopped_by: StoppedBy = "max_steps"
+    """What ended the run: `train.max_steps`, `train.max_seconds`, or a monitor (`monitor`; its
+    event is in `monitor_events.jsonl`)."""
     trained_s: float = 0.0
     """Wall-clock seconds of training steps (evaluation excluded), this launch only."""
