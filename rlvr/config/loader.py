@@ -36,6 +36,7 @@ STAGES: dict[str, str] = {
     "eval": "rlvr.evaluate:EvalConfig",
     "sft": "rlvr.trainers.sft:SFTConfig",
     "grpo": "rlvr.trainers.grpo:GRPOConfig",
+    "dpo": "rlvr.trainers.dpo:DPOConfig",
     "pipeline": "rlvr.trainers.pipeline:PipelineConfig",
 }
 """Stage name (the YAML's `stage:` key) -> `module:Class` of its config dataclass."""

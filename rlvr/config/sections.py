@@ -8,6 +8,29 @@ from typing import Any, Literal
 
 
 @dataclass(frozen=True)
+class LoRAConfig:
+    """Low-rank adapters (peft's LoRA, `pip install 'rlvr[lora]'`): only they are trained."""
+
+    r: int = 8
+    """Rank of each adapter."""
+    alpha: float = 16.0
+    """Scaling numerator: the adapter's update is scaled by `alpha / r`."""
+    dropout: float = 0.0
+    """Dropout on the adapter's input."""
+    target_modules: tuple[str, ...] = ("q_proj", "k_proj", "v_proj", "o_proj")
+    """Module names (or name suffixes) that get adapters; each must match a module."""
+    save_merged: bool = False
+    """Also write the base model with the adapters merged in, as a plain HF model, to
+    `<run>/final/merged` (checkpoints and `final/` hold the adapters)."""
+
+    def __post_init__(self) -> None:
+        if self.r <= 0 or self.alpha <= 0 or not 0 <= self.dropout < 1:
+            raise ValueError("lora needs r > 0, alpha > 0 and dropout in [0, 1)")
+        if not self.target_modules:
+            raise ValueError("lora.target_modules must name at least one module")
+
+
+@dataclass(frozen=True)
 class ModelConfig:
     """Which model to load, and how."""
 
@@ -19,6 +42,8 @@ class ModelConfig:
     """Parameter dtype. CPU training uses float32."""
     trust_remote_code: bool = False
     """Allow model code from the checkpoint directory. Off unless you trust the source."""
+    lora: LoRAConfig | None = None
+    """Train LoRA adapters instead of every weight; None (default) trains the full model."""
 
 
 @dataclass(frozen=True)

@@ -1,15 +1,18 @@
 """Load the policy model and tokenizer a model section names (building a tiny model first when
-asked), with one-line errors for a path that holds no model."""
+asked; LoRA adapters when asked, `rlvr.models.lora`), with one-line errors for a path that holds
+no model."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel
 from transformers import PreTrainedTokenizerBase as Tokenizer
 
 from rlvr.config.sections import ModelConfig
+from rlvr.models.lora import adapter_base, apply_lora, is_adapter_dir, load_adapter_dir
 from rlvr.models.tiny import CONFIG_FILE, PRESETS, build_tiny
 from rlvr.models.versions import check_supported
 
@@ -18,27 +21,45 @@ class ModelNotFoundError(FileNotFoundError):
     """`model.path` names neither a model directory nor a model on the hub."""
 
 
-def load_policy(cfg: ModelConfig) -> tuple[PreTrainedModel, Tokenizer]:
-    """Load the causal LM and tokenizer at `cfg.path`.
+def load_policy(
+    cfg: ModelConfig, *, checkpoint: str | Path | None = None
+) -> tuple[PreTrainedModel, Tokenizer]:
+    """Load the causal LM and tokenizer at `cfg.path`, with LoRA adapters when `cfg.lora` is set.
 
     With `cfg.tiny_preset`, a missing or empty directory gets a tiny model of that preset built
     first; a directory that already holds a model (a trained run's `final/`, say) is loaded as
-    it is.
+    it is. A directory of LoRA adapters (a LoRA stage's `final/`) is merged into its base.
+    `checkpoint` resumes a run: its weights (or, under LoRA, its adapters on `cfg.path`'s model)
+    replace the starting ones.
 
     Raises:
         UnsupportedVersionError: the installed transformers release is not supported.
         ModelNotFoundError: the path is neither a model directory nor a hub model (one line).
+        ValueError: a LoRA target matches no module (one line).
     """
     check_supported("transformers")
     path = Path(cfg.path)
     holds_trained_model = (path / "config.json").is_file() and not (path / CONFIG_FILE).exists()
-    if cfg.tiny_preset is not None and not holds_trained_model:
+    if cfg.tiny_preset is not None and not holds_trained_model and not is_adapter_dir(path):
         build_tiny(path, PRESETS[cfg.tiny_preset])
-    _check_model_path(cfg.path)
-    tokenizer = AutoTokenizer.from_pretrained(cfg.path, trust_remote_code=cfg.trust_remote_code)
-    model = AutoModelForCausalLM.from_pretrained(
-        cfg.path, dtype=getattr(torch, cfg.dtype), trust_remote_code=cfg.trust_remote_code
+    base = adapter_base(path) if is_adapter_dir(path) else cfg.path
+    _check_model_path(base)
+    tokenizer_dir = checkpoint if checkpoint is not None else cfg.path
+    if not (Path(tokenizer_dir) / "tokenizer_config.json").is_file():
+        tokenizer_dir = base
+    tokenizer = AutoTokenizer.from_pretrained(
+        str(tokenizer_dir), trust_remote_code=cfg.trust_remote_code
     )
+    full = checkpoint if checkpoint is not None and cfg.lora is None else base
+    model: Any = AutoModelForCausalLM.from_pretrained(
+        str(full), dtype=getattr(torch, cfg.dtype), trust_remote_code=cfg.trust_remote_code
+    )
+    if is_adapter_dir(path) and full == base:
+        model = load_adapter_dir(path, model, trainable=False)
+    if cfg.lora is not None:
+        if checkpoint is not None:
+            return load_adapter_dir(checkpoint, model, trainable=True), tokenizer
+        model = apply_lora(model, cfg.lora, where=cfg.path)
     return model, tokenizer
 
 

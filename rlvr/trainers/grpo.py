@@ -43,9 +43,6 @@ from rlvr.algorithms.kl import entropy_from_logits
 from rlvr.algorithms.losses import policy_loss
 from rlvr.algorithms.presets import LossPreset
 from rlvr.backends import Dist, TrainBackend, build_backend, launch, shutdown
-from rlvr.config.sections import (
-    ModelConfig,
-)
 from rlvr.data import Sample
 from rlvr.data.batches import Batches
 from rlvr.data.rows import load_rows
@@ -54,6 +51,7 @@ from rlvr.distributed.cluster import open_cluster
 from rlvr.distributed.config import DistributedConfig
 from rlvr.evaluate import held_out_accuracy
 from rlvr.models.loading import load_policy
+from rlvr.models.lora import as_reference, check_lora_backend, reference, save_merged_if_asked
 from rlvr.models.tokens import TokenBatch, token_logprobs
 from rlvr.monitors import Watch, open_watch
 from rlvr.rewards import RewardRuntime, reward_specs
@@ -179,6 +177,7 @@ def policy_step(
 def _train_step(
     backend: TrainBackend,
     ref: torch.nn.Module | None,
+    use_ref: bool,
     r: Rollouts,
     algo: LossPreset,
     cfg: GRPOConfig,
@@ -205,10 +204,11 @@ def _train_step(
             )[0]
         ref_lp = None
         every = cfg.train.kl_every
-        if ref is not None and (algo.kl_coef > 0 or (every and step % every == 0)):
-            ref_lp = token_logprobs(
-                ref, batch, temperature=temperature, start=first, share_prefix=share
-            )[0]
+        if use_ref and (algo.kl_coef > 0 or (every and step % every == 0)):
+            with as_reference(backend.module, ref) as frozen:
+                ref_lp = token_logprobs(
+                    frozen, batch, temperature=temperature, start=first, share_prefix=share
+                )[0]
     stats: dict[str, float] = {}
     for _ in range(cfg.algo.num_iterations):
         backend.zero_grad()
@@ -239,6 +239,12 @@ def train(cfg: GRPOConfig) -> GRPOResult:
     """Run the GRPO stage; resumes from the run's last checkpoint when one exists."""
     cfg.algo.overlong_buffer_for(cfg.rollout.max_new_tokens)  # fail before writing anything
     check_engine(cfg.rollout)
+    check_lora_backend(cfg.model.lora, backend=cfg.backend)
+    if cfg.model.lora is not None and (cfg.rollout.engine != "hf" or cfg.distributed.kind == "ray"):
+        raise ValueError(
+            "model.lora trains with the in-process `hf` rollout engine only (vLLM and Ray "
+            "engines load whole weights): set rollout.engine: hf and distributed.kind: none"
+        )
     dist = launch(cfg.backend)
     d = cfg.distributed
     if dist.world_size > 1 and d.kind == "ray" and not d.rollout_workers:
@@ -268,7 +274,7 @@ def _train(cfg: GRPOConfig, dist: Dist) -> GRPOResult:
         contract=_contract(cfg, algo, datasets, names, dist.world_size),
     )
     model_dir = cfg.model.path if resumed is None else str(resumed.path)
-    model, tokenizer = load_policy(cfg.model if resumed is None else ModelConfig(model_dir))
+    model, tokenizer = load_policy(cfg.model, checkpoint=resumed.path if resumed else None)
     model.train()
     rollout = open_rollout(
         cfg.rollout,
@@ -281,10 +287,14 @@ def _train(cfg: GRPOConfig, dist: Dist) -> GRPOResult:
         zero3=cfg.backend.kind == "deepspeed" and cfg.backend.zero_stage == 3,
     )
     seed_everything(cfg.run.seed)  # vLLM seeds the process as it starts: same state for both
+    # the frozen start: a copy, or under LoRA the policy with its adapters off (no copy)
+    use_ref = algo.kl_coef > 0 or cfg.train.kl_every > 0
     ref = None
-    if algo.kl_coef > 0 or cfg.train.kl_every > 0:
-        ref = load_policy(cfg.model)[0] if resumed is not None else copy.deepcopy(model)
-        ref.eval().requires_grad_(False)
+    if use_ref:
+        ref = reference(
+            model,
+            lambda: load_policy(cfg.model)[0] if resumed is not None else copy.deepcopy(model),
+        )
     steps_total = cfg.train.max_steps * cfg.algo.num_iterations
     backend = build_backend(cfg.backend, dist, model, cfg.optim, total_steps=steps_total)
     step, cursor = restore_training(resumed, run, backend)
@@ -294,6 +304,7 @@ def _train(cfg: GRPOConfig, dist: Dist) -> GRPOResult:
         model,
         tokenizer,
         ref,
+        use_ref,
         algo,
         backend,
         Batches(len(samples), cfg.run.seed, cursor),
@@ -308,6 +319,7 @@ def _train(cfg: GRPOConfig, dist: Dist) -> GRPOResult:
     with rollout:
         before, after, step, stopped_by, trained_s = _loop(cfg, state, step, fresh=resumed is None)
         final = save_final(run, backend, tokenizer)
+        save_merged_if_asked(cfg.model.lora, backend.module, tokenizer, final, main=dist.is_main)
         run.write_json(
             "summary.json",
             {
@@ -363,6 +375,7 @@ class _LoopState:
     model: Any
     tokenizer: Any
     ref: Any
+    use_ref: bool
     algo: LossPreset
     backend: TrainBackend
     batches: Batches
@@ -421,7 +434,14 @@ def _loop(
             if rollouts.groups:
                 metrics.update(
                     _train_step(
-                        s.backend, s.ref, rollouts, s.algo, cfg, s.tokenizer.pad_token_id, step
+                        s.backend,
+                        s.ref,
+                        s.use_ref,
+                        rollouts,
+                        s.algo,
+                        cfg,
+                        s.tokenizer.pad_token_id,
+                        step,
                     )
                 )
                 metrics.update(s.rollout.after_update(s.model, weights=s.backend.full_params))

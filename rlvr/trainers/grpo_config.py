@@ -136,7 +136,8 @@ class GRPOTrainConfig:
     kl_every: int = 10
     """Log `train/kl`, the KL of the policy to the starting model, every this many steps even
     when no KL term is in the loss (DAPO): drift to read in the report. It keeps a frozen copy
-    of the starting model and costs one reference forward pass on those steps; 0: off (with
+    of the starting model (under `model.lora`, no copy: the policy with its adapters off) and
+    costs one reference forward pass on those steps; 0: off (with
     `algo.kl_coef > 0` the KL is logged every step anyway)."""
 
     def __post_init__(self) -> None:

@@ -24,6 +24,7 @@ from rlvr.config import ConfigError, load_config, read_stage
 TRAINERS: dict[str, str] = {
     "sft": "rlvr.trainers.sft:train",
     "grpo": "rlvr.trainers.grpo:train",
+    "dpo": "rlvr.trainers.dpo:train",
 }
 """Trainable stage -> `module:function(config)` running it; the result has a `final` path."""
 

@@ -33,6 +33,7 @@ from rlvr.data.rows import load_rows, load_sft
 from rlvr.distributed import open_runtime
 from rlvr.evaluate import held_out_accuracy
 from rlvr.models.loading import load_policy
+from rlvr.models.lora import check_lora_backend, save_merged_if_asked
 from rlvr.models.tokens import encode_pairs, pad_pairs
 from rlvr.rewards import RewardRuntime
 from rlvr.runs import Run, seed_everything
@@ -97,7 +98,7 @@ class SFTResult:
     """What the SFT stage produced."""
 
     final: str
-    """HF-format model directory."""
+    """HF-format model directory (under `model.lora`: the adapters)."""
     steps: int
     """Optimizer steps taken."""
     eval_accuracy: float | None
@@ -168,6 +169,7 @@ def _step(
 
 def train(cfg: SFTConfig) -> SFTResult:
     """Fine-tune `cfg.model` on `cfg.data`; resume from the run's last checkpoint if present."""
+    check_lora_backend(cfg.model.lora, backend=cfg.backend)
     dist = launch(cfg.backend)
     if cfg.train.batch_size < dist.world_size:
         raise ValueError(f"train.batch_size must be at least the world size ({dist.world_size})")
@@ -182,7 +184,7 @@ def train(cfg: SFTConfig) -> SFTResult:
         verifier_names=[x.verifier for x in held_out],
         dist=dist,
     )
-    model, tokenizer = load_policy(cfg.model if resumed is None else ModelConfig(str(resumed.path)))
+    model, tokenizer = load_policy(cfg.model, checkpoint=resumed.path if resumed else None)
     model.train()
     backend = build_backend(cfg.backend, dist, model, cfg.optim, total_steps=cfg.train.max_steps)
     step, cursor = restore_training(resumed, run, backend)
@@ -196,6 +198,7 @@ def train(cfg: SFTConfig) -> SFTResult:
     )
     accuracy, step = _loop(cfg, run, backend, tokenizer, batches, pairs, held_out, step)
     final = save_final(run, backend, tokenizer)
+    save_merged_if_asked(cfg.model.lora, backend.module, tokenizer, final, main=dist.is_main)
     run.close()
     backend.close()
     shutdown()
