@@ -1,6 +1,7 @@
 """Data: typed records (`types`), dataset loading (`loading`), synthetic tasks with verifiable
 references (`synthetic`), preference rows and their synthetic pairs (`preference`), the rows a
-data section names (`rows`) and the seeded order training reads them in (`batches`). May import `config`; nothing else of rlvr.
+data section names (`rows`) and the seeded order training reads them in (`batches`). May import
+`config`; nothing else of rlvr.
 """
 
 from rlvr.data.loading import (
