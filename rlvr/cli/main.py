@@ -45,7 +45,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         raise CommandError(
             f"{args.config}: stage {stage!r} is not trainable (trainable: {trainable})"
         )
-    result = run_stage(load_config(args.config, overrides=args.overrides), stage)
+    overrides = [*args.overrides, *(["run.accept_contract_change=true"] * args.accept_contract)]
+    result = run_stage(load_config(args.config, overrides=overrides), stage)
     print(json.dumps(to_dict(result), indent=2))
     return 0
 
@@ -144,6 +145,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("train", help="train one stage from a YAML config")
     _config_args(p)
+    p.add_argument(
+        "--accept-contract-change",
+        dest="accept_contract",
+        action="store_true",
+        help="resume even though the training contract pinned in the manifest changed "
+        "(data, verifiers, algorithm, KL/step/time budgets, backend, world size); the change "
+        "is recorded in the manifest",
+    )
     p.set_defaults(handler=cmd_train)
 
     p = sub.add_parser("run", help="run a multi-stage pipeline (e.g. SFT -> GRPO)")

@@ -99,7 +99,7 @@ class Watch:
         """Run the monitors on one step's metrics (the dict the trainer is about to log).
 
         Adds `group/distinct` (from `groups`) and the monitors' `monitor/*` statistics to
-        `metrics`, and `monitor/<name>` = 1.0 for each monitor that fires. `groups` and
+        `metrics`, and `monitor/fired/<name>` = 1.0 for each monitor that fires. `groups` and
         `rewards` (prompt-major, one per completion) are the step's completions; trainers
         without groups (SFT, DPO) pass neither. Every `samples_every` steps the quartile
         completions are written to `samples/step_<step>.jsonl`.
@@ -119,7 +119,7 @@ class Watch:
             metrics.update(stats)
             if message is not None:
                 fired.append(Event(step, check.name, check.action, message))
-                metrics[f"monitor/{check.name}"] = 1.0
+                metrics[f"monitor/fired/{check.name}"] = 1.0
         for event in fired:
             self._record(event)
         return Decision(tuple(fired))

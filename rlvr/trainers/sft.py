@@ -38,6 +38,7 @@ from rlvr.models.tokens import encode_pairs, pad_pairs
 from rlvr.rewards import RewardRuntime
 from rlvr.runs import Run, seed_everything
 from rlvr.runs.checkpoint import open_trainer_run, restore_training, save_checkpoint, save_final
+from rlvr.runs.contract import training_contract
 
 
 @dataclass(frozen=True)
@@ -176,13 +177,28 @@ def train(cfg: SFTConfig) -> SFTResult:
     seed_everything(cfg.run.seed)
     rows, data_hash = load_sft(cfg.data)
     held_out, eval_hash = load_rows(cfg.eval_data) if cfg.eval_data else ([], None)
+    datasets = {"train": data_hash, **({"eval": eval_hash} if eval_hash else {})}
+    names = [x.verifier for x in held_out]
+    b = cfg.backend
+    contract = training_contract(
+        stage="sft",
+        datasets=datasets,
+        verifier_names=names,
+        algorithm={"preset": "sft", "lr": cfg.optim.lr, "batch_size": cfg.train.batch_size},
+        kl_budget=None,
+        max_steps=cfg.train.max_steps,
+        max_seconds=None,
+        backend={"kind": b.kind, "zero_stage": b.zero_stage if b.kind == "deepspeed" else None},
+        world_size=dist.world_size,
+    )
     run, resumed = open_trainer_run(
         cfg.run,
         cfg,
         stage="sft",
-        datasets={"train": data_hash, **({"eval": eval_hash} if eval_hash else {})},
-        verifier_names=[x.verifier for x in held_out],
+        datasets=datasets,
+        verifier_names=names,
         dist=dist,
+        contract=contract,
     )
     model, tokenizer = load_policy(cfg.model, checkpoint=resumed.path if resumed else None)
     model.train()
