@@ -37,6 +37,7 @@ STAGES: dict[str, str] = {
     "sft": "rlvr.trainers.sft:SFTConfig",
     "grpo": "rlvr.trainers.grpo:GRPOConfig",
     "dpo": "rlvr.trainers.dpo:DPOConfig",
+    "reward_model": "rlvr.trainers.reward_model:RewardModelConfig",
     "pipeline": "rlvr.trainers.pipeline:PipelineConfig",
 }
 """Stage name (the YAML's `stage:` key) -> `module:Class` of its config dataclass."""

@@ -25,6 +25,7 @@ TRAINERS: dict[str, str] = {
     "sft": "rlvr.trainers.sft:train",
     "grpo": "rlvr.trainers.grpo:train",
     "dpo": "rlvr.trainers.dpo:train",
+    "reward_model": "rlvr.trainers.reward_model:train",
 }
 """Trainable stage -> `module:function(config)` running it; the result has a `final` path."""
 

@@ -1,0 +1,215 @@
+"""Reward models: a scalar head on a causal-LM backbone, loaded for training or for scoring, and
+the scores of (prompt, completion) rows.
+
+A reward model is transformers' `AutoModelForSequenceClassification` with `num_labels=1`, so a
+checkpoint rlvr writes loads in any HF tool (TRL, OpenRLHF, a `pipeline`), and one they write
+loads here.
+
+Implementation details:
+  1. Training starts from a causal LM (usually the SFT stage's `final/`): its body loads into
+     `<Arch>ForSequenceClassification`, its LM head is dropped and the `score` head (hidden ->
+     1, no bias) is initialised by transformers from the global torch seed. A checkpoint that
+     is already a one-label sequence classifier loads as it is (continued training).
+  2. `config.pad_token_id` is set to the tokenizer's pad id (its EOS when it has no pad token,
+     as TRL does): the sequence-classification forward scores the rightmost token that is not
+     padding, in rlvr and in every HF tool that loads the saved model. Rows are right-padded
+     and every completion ends with the tokenizer's EOS, so the score is read at the EOS.
+     Where pad and EOS are the same token, the score is read at the token before the EOS, by
+     every tool alike.
+  3. `score_rows` sorts rows by length before batching (less padding), and returns the scores
+     in input order.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+import transformers
+from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer
+from transformers import PreTrainedTokenizerBase as Tokenizer
+
+from rlvr.config.sections import ModelConfig
+from rlvr.data.types import Prompt
+from rlvr.models.loading import ModelNotFoundError
+from rlvr.models.tiny import CONFIG_FILE, PRESETS, build_tiny
+from rlvr.models.tokens import encode_pairs, pad_pairs
+from rlvr.models.versions import check_supported
+
+
+class RewardModelError(ValueError):
+    """A path that is not a reward model (a causal LM without a scalar head, several labels)."""
+
+
+def _architectures(path: str, trust_remote_code: bool) -> tuple[list[str], int]:
+    """(architectures, num_labels) of the checkpoint at `path`."""
+    p = Path(path)
+    if p.exists() and not (p / "config.json").is_file():
+        what = "a file" if p.is_file() else "a directory without config.json"
+        raise ModelNotFoundError(f"{path!r} is {what}, not a model directory")
+    try:
+        config = AutoConfig.from_pretrained(path, trust_remote_code=trust_remote_code)
+    except (OSError, ValueError) as exc:
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ModelNotFoundError(
+            f"{path!r} does not exist, and it was not found on the hub either ({reason[:200]})"
+        ) from None
+    return list(config.architectures or []), int(config.num_labels)
+
+
+def is_reward_model(path: str, *, trust_remote_code: bool = False) -> bool:
+    """True when `path` holds a one-label sequence classifier (a scalar reward head)."""
+    archs, labels = _architectures(path, trust_remote_code)
+    return any(a.endswith("ForSequenceClassification") for a in archs) and labels == 1
+
+
+@contextlib.contextmanager
+def _quiet_transformers() -> Iterator[None]:
+    """Silence transformers' load report while a causal LM loads into a classifier (its
+    'UNEXPECTED lm_head / MISSING score' lines are the expected change of head)."""
+    before = transformers.logging.get_verbosity()
+    transformers.logging.set_verbosity_error()
+    try:
+        yield
+    finally:
+        transformers.logging.set_verbosity(before)
+
+
+def _tokenizer(path: str, trust_remote_code: bool) -> Tokenizer:
+    tokenizer = AutoTokenizer.from_pretrained(path, trust_remote_code=trust_remote_code)
+    if tokenizer.pad_token_id is None:
+        if tokenizer.eos_token is None:
+            raise RewardModelError(f"the tokenizer of {path!r} has neither a pad nor an EOS token")
+        tokenizer.pad_token = tokenizer.eos_token
+    return tokenizer
+
+
+def load_reward_backbone(cfg: ModelConfig) -> tuple[Any, Tokenizer, bool]:
+    """The model a reward-model run trains: a causal LM with a new scalar head, or a reward
+    model to train further (implementation detail 1). Seed torch first: the head's init draws
+    from it.
+
+    Returns:
+        (model, tokenizer, new_head): `new_head` is True when the head was just initialised.
+
+    Raises:
+        ModelNotFoundError: `cfg.path` holds no model.
+        RewardModelError: the checkpoint has several labels, or its architecture has no
+            sequence-classification class in transformers.
+    """
+    check_supported("transformers")
+    path = Path(cfg.path)
+    holds_trained_model = (path / "config.json").is_file() and not (path / CONFIG_FILE).exists()
+    if cfg.tiny_preset is not None and not holds_trained_model:
+        build_tiny(path, PRESETS[cfg.tiny_preset])
+    archs, labels = _architectures(cfg.path, cfg.trust_remote_code)
+    classifier = any(a.endswith("ForSequenceClassification") for a in archs)
+    if classifier and labels != 1:
+        raise RewardModelError(
+            f"{cfg.path!r} is a sequence classifier with {labels} labels; a reward model has one"
+        )
+    tokenizer = _tokenizer(cfg.path, cfg.trust_remote_code)
+    try:
+        with _quiet_transformers():
+            model = AutoModelForSequenceClassification.from_pretrained(
+                cfg.path,
+                num_labels=1,
+                dtype=getattr(torch, cfg.dtype),
+                trust_remote_code=cfg.trust_remote_code,
+            )
+    except ValueError as exc:
+        if "Unrecognized configuration class" not in str(exc):
+            raise
+        raise RewardModelError(
+            f"{cfg.path!r} ({', '.join(archs) or 'unknown architecture'}): transformers has no "
+            "sequence-classification class for this architecture, so it cannot carry a reward head"
+        ) from None
+    model.config.pad_token_id = tokenizer.pad_token_id
+    return model, tokenizer, not classifier
+
+
+def load_reward_model(
+    path: str, *, dtype: str = "float32", trust_remote_code: bool = False
+) -> tuple[Any, Tokenizer]:
+    """A trained reward model and its tokenizer, in eval mode, for scoring.
+
+    Raises:
+        ModelNotFoundError: `path` holds no model.
+        RewardModelError: `path` is a causal LM without a scalar head (the message says how to
+            train one), or a classifier with several labels.
+    """
+    check_supported("transformers")
+    archs, labels = _architectures(path, trust_remote_code)
+    if not any(a.endswith("ForSequenceClassification") for a in archs):
+        found = ", ".join(archs) or "no architecture recorded"
+        raise RewardModelError(
+            f"{path!r} is not a reward model ({found}: no scalar reward head); train one from "
+            f"it with `rlvr train` on a `stage: reward_model` config with model.path: {path} "
+            "(see recipes/configs/reward_model/)"
+        )
+    if labels != 1:
+        raise RewardModelError(f"{path!r} has {labels} labels; a reward model has one")
+    tokenizer = _tokenizer(path, trust_remote_code)
+    model = AutoModelForSequenceClassification.from_pretrained(
+        path, dtype=getattr(torch, dtype), trust_remote_code=trust_remote_code
+    )
+    model.config.pad_token_id = tokenizer.pad_token_id
+    return model.eval(), tokenizer
+
+
+def sequence_scores(
+    model: Any, input_ids: torch.Tensor, attention_mask: torch.Tensor
+) -> torch.Tensor:
+    """The scalar score of each right-padded row `[B, L]`, `[B]` float32 (with gradients when
+    enabled). `model` is the classifier or a wrapper that forwards to it (DeepSpeed, peft)."""
+    out = model(input_ids=input_ids, attention_mask=attention_mask, use_cache=False)
+    scores: torch.Tensor = out.logits[:, 0].float()
+    return scores
+
+
+def model_device(model: Any) -> torch.device:
+    """The device of `model`'s parameters."""
+    return next(model.parameters()).device  # type: ignore[no-any-return]
+
+
+@torch.no_grad()
+def score_rows(
+    model: Any,
+    pairs: Sequence[tuple[Sequence[int], Sequence[int]]],
+    *,
+    pad_id: int,
+    batch_size: int = 32,
+) -> list[float]:
+    """Scores of (prompt ids, completion ids) rows, in input order (implementation detail 3)."""
+    if batch_size <= 0:
+        raise ValueError(f"batch_size must be positive, got {batch_size}")
+    order = sorted(range(len(pairs)), key=lambda i: len(pairs[i][0]) + len(pairs[i][1]))
+    device = model_device(model)
+    out = [0.0] * len(pairs)
+    for start in range(0, len(order), batch_size):
+        rows = order[start : start + batch_size]
+        batch = pad_pairs([pairs[i] for i in rows], pad_id=pad_id).to(device)
+        scores = sequence_scores(model, batch.input_ids, batch.attention_mask).cpu().tolist()
+        for i, s in zip(rows, scores, strict=True):
+            out[i] = float(s)
+    return out
+
+
+def score_texts(
+    model: Any,
+    tokenizer: Tokenizer,
+    prompts: Sequence[Prompt],
+    completions: Sequence[str],
+    *,
+    batch_size: int = 32,
+    max_len: int | None = None,
+) -> list[float]:
+    """Scores of (prompt, completion) texts, tokenised as the reward-model trainer tokenises
+    them: the prompt rendered (chat template for messages), the completion with EOS appended."""
+    pairs = encode_pairs(
+        tokenizer, prompts, completions, eos_id=tokenizer.eos_token_id, max_len=max_len
+    )
+    return score_rows(model, pairs, pad_id=int(tokenizer.pad_token_id), batch_size=batch_size)

@@ -1,0 +1,159 @@
+"""Reward-model trainer: a smoke run with its audit, micro-batch invariance of the step,
+resume, the held-out split and the pairs it drops."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+import torch
+from safetensors.torch import load_file
+from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+from rlvr.backends.torch_backend import TorchBackend
+from rlvr.config import load_config
+from rlvr.config.sections import ModelConfig, OptimConfig
+from rlvr.data.types import PreferencePair
+from rlvr.models.reward_head import load_reward_backbone
+from rlvr.trainers.reward_model import (
+    RewardModelConfig,
+    encode_preference,
+    pair_step,
+    split_by_prompt,
+    train,
+)
+from tests.rlvr.trainers.conftest import write_config
+
+
+def rm_data(tmp_path: Path, model: Path, name: str = "rm", **train_cfg: Any) -> dict[str, Any]:
+    options = {"ops": ["+", "-"]}
+    return {
+        "stage": "reward_model",
+        "model": {"path": str(model)},
+        "data": {
+            "synthetic": "arithmetic-pref",
+            "n": 48,
+            "seed": 0,
+            "options": {**options, "split": "train"},
+        },
+        "eval_data": {
+            "synthetic": "arithmetic-pref",
+            "n": 16,
+            "seed": 1,
+            "options": {**options, "split": "test"},
+        },
+        "optim": {"lr": 1e-3},
+        "train": {
+            "max_steps": 4,
+            "batch_size": 8,
+            "micro_batch_size": 4,
+            "eval_every": 2,
+            "log_every": 1,
+            "save_every": 2,
+            **train_cfg,
+        },
+        "run": {"name": name, "output_dir": str(tmp_path / "runs")},
+    }
+
+
+def rm_config(tmp_path: Path, data: dict[str, Any]) -> RewardModelConfig:
+    return load_config(write_config(tmp_path / "rm.yaml", data))
+
+
+def test_smoke_run_trains_the_head_and_body_and_audits(tmp_path: Path, tiny_model: Path) -> None:
+    result = train(rm_config(tmp_path, rm_data(tmp_path, tiny_model)))
+    assert result.steps == 4 and 0 <= result.eval_accuracy <= 1
+    run = tmp_path / "runs/rm"
+    model = AutoModelForSequenceClassification.from_pretrained(result.final)
+    assert model.config.num_labels == 1
+    assert model.config.pad_token_id == AutoTokenizer.from_pretrained(result.final).pad_token_id
+    base = load_file(str(tiny_model / "model.safetensors"))
+    after = load_file(str(Path(result.final) / "model.safetensors"))
+    assert "score.weight" in after and "lm_head.weight" not in after
+    changed = [k for k, v in after.items() if k in base and not torch.equal(v, base[k])]
+    assert len(changed) > 10
+    rows = [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines()]
+    losses = [r["train/loss"] for r in rows if "train/loss" in r]
+    assert len(losses) == 4 and all(torch.isfinite(torch.tensor(losses)))
+    assert [r["step"] for r in rows if "eval/accuracy" in r] == [2, 4]
+    split = json.loads((run / "manifest.json").read_text())["split"]
+    assert split["how"] == "eval_data" and split["held_out_pairs"] == 16
+    assert split["train_pairs"] == 48 and split["held_out_prompts_seen_in_training"] == 0
+    audit = json.loads((run / "audit/audit.json").read_text())
+    assert audit["n"] == 16 and audit["accuracy"] == result.eval_accuracy
+    assert list(result.audit_warnings) == audit["warnings"]
+    for name in ("audit.md", "audit.png", "audit_pairs.jsonl"):
+        assert (run / "audit" / name).stat().st_size > 0
+
+
+def _grads(model: torch.nn.Module) -> dict[str, torch.Tensor]:
+    return {n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None}
+
+
+def test_step_is_the_same_for_any_micro_batch_split(tiny_model: Path) -> None:
+    torch.manual_seed(0)
+    model, tokenizer, _ = load_reward_backbone(ModelConfig(str(tiny_model)))
+    pairs = [
+        PreferencePair(f"What is {i} + 1?", f"{i} + 1 = {i + 1}.", f"{i}", margin=0.1 * i)
+        for i in range(6)
+    ]
+    enc, dropped = encode_preference(tokenizer, pairs, max_len=64)
+    assert dropped == {"same_ids": 0, "too_long": 0} and enc.margins is not None
+    backend = TorchBackend(model, OptimConfig(), total_steps=1)
+    results = []
+    for micro in (6, 4, 1):
+        backend.zero_grad()
+        stats = pair_step(backend, enc, list(range(6)), pad_id=3, micro=micro, center=0.01)
+        results.append((stats, _grads(model)))
+    (s0, g0), *rest = results
+    for stats, grads in rest:
+        assert stats == pytest.approx(s0, rel=1e-5)
+        for name, g in g0.items():
+            torch.testing.assert_close(grads[name], g, rtol=1e-4, atol=1e-6)
+
+
+def test_resumed_run_matches_an_uninterrupted_one(tmp_path: Path, tiny_model: Path) -> None:
+    whole = train(rm_config(tmp_path, rm_data(tmp_path, tiny_model, name="whole")))
+    half = rm_data(tmp_path, tiny_model, name="halves", max_steps=2)
+    train(rm_config(tmp_path, half))
+    resumed = train(rm_config(tmp_path, {**half, "train": {**half["train"], "max_steps": 4}}))
+    assert resumed.steps == 4
+    a = load_file(str(Path(whole.final) / "model.safetensors"))
+    b = load_file(str(Path(resumed.final) / "model.safetensors"))
+    for name, t in a.items():
+        torch.testing.assert_close(b[name], t, rtol=1e-5, atol=1e-6)
+    assert resumed.eval_accuracy == whole.eval_accuracy
+
+
+def test_held_out_split_keeps_prompts_apart(tiny_model: Path) -> None:
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model)
+    pairs = [PreferencePair(f"q{i % 40}", "a", "b", id=str(i)) for i in range(400)]
+    train_rows, held = split_by_prompt(tokenizer, pairs, 0.2)
+    assert {p.prompt for p in train_rows}.isdisjoint({p.prompt for p in held})
+    assert 20 < len(held) < 160 and len(train_rows) + len(held) == 400
+
+
+def test_pairs_without_a_preference_or_too_long_are_dropped(tiny_model: Path) -> None:
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model)
+    pairs = [
+        PreferencePair("q", "1 + 1 = 2.", "1 + 1 = 3."),
+        PreferencePair("q", "caf\u00e9", "cafe\u0301"),  # NFC-normalised: the same ids
+        PreferencePair("q", "1 " * 50, "2"),
+    ]
+    enc, dropped = encode_preference(tokenizer, pairs, max_len=40)
+    assert dropped == {"same_ids": 1, "too_long": 1}
+    assert enc.pairs == pairs[:1] and enc.margins is None
+
+
+def test_unpaired_rows_and_a_dataset_left_empty_are_refused(
+    tmp_path: Path, tiny_model: Path
+) -> None:
+    data = rm_data(tmp_path, tiny_model)
+    data["data"]["options"]["unpaired"] = True
+    with pytest.raises(ValueError, match="data: reward-model training needs pairwise rows"):
+        train(rm_config(tmp_path, data))
+    data = rm_data(tmp_path, tiny_model, max_len=4)
+    with pytest.raises(ValueError, match=r"no training pairs left .*'too_long': 48"):
+        train(rm_config(tmp_path, data))
