@@ -1,13 +1,15 @@
 """Pure tensor functions for RL on language models: advantages, losses, KL, and presets.
 
 Tensors in, ``(loss, stats)`` out; every option is an explicit keyword. GRPO, DAPO and Dr. GRPO
-are ``presets.PRESETS`` entries, i.e. argument values for these functions, not trainers. See
-``docs/algorithms.md`` for the paper-to-argument table.
+(``presets.PRESETS``), PPO and REINFORCE++ (``presets.RLHF_PRESETS``) are argument values for
+these functions, not trainers. See ``docs/algorithms.md`` for the paper-to-argument table.
 """
 
 from rlvr.algorithms.advantages import (
     STD_SCALINGS,
     StdScaling,
+    discounted_returns,
+    explained_variance,
     gae,
     group_advantages,
     masked_mean,
@@ -21,8 +23,10 @@ from rlvr.algorithms.kl import (
     FixedKLController,
     KLController,
     KLEstimator,
+    StepKLController,
     entropy_from_logits,
     kl_estimate,
+    kl_reward,
 )
 from rlvr.algorithms.losses import (
     AGGREGATIONS,
@@ -41,13 +45,21 @@ from rlvr.algorithms.preference import (
     kto_loss,
     pair_loss,
 )
-from rlvr.algorithms.presets import PRESETS, LossPreset, get_preset
+from rlvr.algorithms.presets import (
+    PRESETS,
+    RLHF_PRESETS,
+    LossPreset,
+    RLHFPreset,
+    get_preset,
+    get_rlhf_preset,
+)
 
 __all__ = [
     "AGGREGATIONS",
     "KL_ESTIMATORS",
     "PAIR_LOSSES",
     "PRESETS",
+    "RLHF_PRESETS",
     "STD_SCALINGS",
     "AdaptiveKLController",
     "AggMode",
@@ -56,15 +68,21 @@ __all__ = [
     "KLEstimator",
     "LossPreset",
     "PairLoss",
+    "RLHFPreset",
     "Stats",
     "StdScaling",
+    "StepKLController",
     "aggregate",
     "bradley_terry_loss",
+    "discounted_returns",
     "entropy_from_logits",
+    "explained_variance",
     "gae",
     "get_preset",
+    "get_rlhf_preset",
     "group_advantages",
     "kl_estimate",
+    "kl_reward",
     "kto_baseline",
     "kto_loss",
     "masked_mean",

@@ -30,6 +30,11 @@ Implementation details:
     8. GAE (Schulman et al. 2015, https://arxiv.org/abs/1506.02438, eq. 16) with ``delta_t = r_t +
        gamma V_{t+1} - V_t``; the recurrence runs over ``T`` (vectorised over ``B``), and a 0 in the
        mask at ``t + 1`` ends the episode at ``t``, so right padding is never bootstrapped from.
+    9. REINFORCE++ (Hu 2025, https://arxiv.org/abs/2501.03262, eqs. 6-8) has no critic: the
+       advantage of token ``t`` is the discounted return ``sum_{s >= t} gamma^(s - t) r_s`` of the
+       per-token rewards (score at the last token, KL penalty on every token), normalised over
+       the whole batch (``whiten``). ``discounted_returns`` is GAE with ``V = 0`` and
+       ``lambda = 1``.
 """
 
 from __future__ import annotations
@@ -181,10 +186,54 @@ def gae(
     return advantages, advantages + values
 
 
+def discounted_returns(rewards: Tensor, mask: Tensor, *, gamma: float) -> Tensor:
+    """Discounted return from every token to the end of its row (REINFORCE++, detail 9).
+
+    Args:
+        rewards: Per-token rewards, ``[B, T]``.
+        mask: 0/1 mask of completion tokens, ``[B, T]``, right padded.
+        gamma: Discount factor.
+
+    Returns:
+        ``[B, T]``, ``sum_{s >= t} gamma^(s - t) rewards[:, s]`` over the row's tokens, 0 at masked
+        positions, without gradient.
+
+    Example:
+        >>> discounted_returns(torch.tensor([[1.0, 0.0, 2.0]]), torch.ones(1, 3), gamma=0.5)
+        tensor([[1.5000, 1.0000, 2.0000]])
+    """
+    return gae(rewards, torch.zeros_like(rewards), mask, gamma=gamma, lam=1.0)[1]
+
+
 def masked_mean(x: Tensor, mask: Tensor) -> Tensor:
     """Mean of ``x`` (``[B, T]``) where the 0/1 ``mask`` (``[B, T]``) is 1; 0 if it is empty."""
     mask = mask.to(x.dtype)
     return (x * mask).sum() / mask.sum().clamp_min(1.0)
+
+
+def explained_variance(predicted: Tensor, target: Tensor, mask: Tensor) -> float:
+    """``1 - Var(target - predicted) / Var(target)`` over the unmasked positions (biased variances).
+
+    1 is a perfect value function, 0 one no better than the mean, below 0 worse than the mean;
+    a constant target gives ``nan`` (nothing to explain).
+
+    Args:
+        predicted: Value predictions, ``[B, T]``.
+        target: Returns, ``[B, T]``.
+        mask: 0/1 mask, ``[B, T]``.
+
+    Example:
+        >>> v, ret = torch.tensor([[1.0, 2.0]]), torch.tensor([[1.0, 3.0]])
+        >>> explained_variance(v, ret, torch.ones(1, 2))
+        0.75
+    """
+    fmask = mask.to(target.dtype)
+    var_target = masked_mean((target - masked_mean(target, fmask)).square(), fmask)
+    resid = target - predicted
+    var_resid = masked_mean((resid - masked_mean(resid, fmask)).square(), fmask)
+    if float(var_target) == 0.0:
+        return float("nan")
+    return float(1.0 - var_resid / var_target)
 
 
 def whiten(x: Tensor, mask: Tensor, *, shift_mean: bool = True, eps: float = 1e-8) -> Tensor:

@@ -22,6 +22,13 @@ Implementation details:
     6. Adaptive coefficient (Ziegler et al. 2019, §2.2): ``e = clip(KL / target - 1, -0.2, 0.2)``,
        ``beta <- beta * (1 + e * n_steps / horizon)``. The controllers are the only state in this
        package; a trainer resumes one by constructing it with the saved ``value``.
+    7. The step rule of InstructGPT-style guides (``StepKLController``): double beta when the
+       measured KL is above the target, halve it when the KL is below half the target, keep it
+       in between (a dead band of width ``target / 2``; ``factor`` generalises the 2).
+    8. KL in the reward (Ziegler et al. 2019, eq. 2; Ouyang et al. 2022, eq. 2): every completion
+       token gets ``-beta * k_t`` and the last one also the sequence score, so the return from
+       token ``t`` is the score minus ``beta`` times the KL still to come (``kl_reward``). k1 is
+       the papers' choice (unbiased for the sequence KL); k2 and k3 are available.
 """
 
 from __future__ import annotations
@@ -135,6 +142,49 @@ class FixedKLController:
         """Leave the coefficient unchanged."""
 
 
+def kl_reward(
+    scores: Tensor,
+    logprobs: Tensor,
+    ref_logprobs: Tensor,
+    mask: Tensor,
+    *,
+    beta: float,
+    estimator: KLEstimator = "k1",
+) -> tuple[Tensor, Tensor]:
+    """Per-token RLHF rewards: ``-beta * KL_t`` on every completion token, plus the sequence score
+    on each row's last completion token (implementation detail 8).
+
+    Args:
+        scores: One sequence score per row, ``[B]`` (reward model and/or verifiers).
+        logprobs: Log-probabilities of the sampled tokens under the sampling policy, ``[B, T]``.
+        ref_logprobs: The same under the reference model, ``[B, T]``.
+        mask: 0/1 mask of completion tokens, ``[B, T]``; a row's last 1 receives its score (a row
+            without any 1 receives nothing).
+        beta: KL coefficient, ``>= 0``.
+        estimator: ``"k1"`` (default, Ziegler et al.), ``"k2"`` or ``"k3"``.
+
+    Returns:
+        ``(rewards, kl)``, both ``[B, T]`` and 0 at masked positions; ``kl`` is the per-token
+        estimate before weighting (sum it over a row for the sequence KL).
+
+    Example:
+        >>> r, kl = kl_reward(torch.tensor([1.0]), torch.tensor([[-1.0, -2.0]]),
+        ...                   torch.tensor([[-1.5, -2.0]]), torch.ones(1, 2), beta=0.1)
+        >>> r
+        tensor([[-0.0500,  1.0000]])
+    """
+    if beta < 0:
+        raise ValueError(f"beta must be >= 0, got {beta}")
+    fmask = mask.to(logprobs.dtype)  # [B, T]
+    kl = kl_estimate(logprobs, ref_logprobs, estimator=estimator) * fmask  # [B, T]
+    positions = torch.arange(mask.shape[-1], device=mask.device)  # [T]
+    last = (fmask * (positions + 1)).argmax(dim=-1, keepdim=True)  # [B, 1]: the last 1
+    has_tokens = fmask.sum(-1, keepdim=True) > 0  # [B, 1]
+    score_mat = torch.zeros_like(kl).scatter(-1, last, scores.to(kl.dtype).unsqueeze(-1))
+    rewards = -beta * kl + score_mat * has_tokens  # [B, T]
+    return rewards, kl
+
+
 class AdaptiveKLController:
     """Adaptive KL coefficient of Ziegler et al. 2019 (https://arxiv.org/abs/1909.08593, §2.2).
 
@@ -162,3 +212,36 @@ class AdaptiveKLController:
         """``beta *= 1 + clip(KL / target - 1, -0.2, 0.2) * n_steps / horizon``."""
         proportional_error = min(max(current_kl / self.target - 1.0, -0.2), 0.2)
         self.value *= 1.0 + proportional_error * n_steps / self.horizon
+
+
+class StepKLController:
+    """Step-rule KL coefficient: ``factor`` times higher above the target, ``factor`` times lower
+    below ``target / factor``, unchanged in between (implementation detail 7).
+
+    Args:
+        init_kl_coef: Starting coefficient ``beta``, ``> 0`` (a multiplicative rule never leaves
+            0).
+        target: KL to steer towards, in the unit ``update`` is given.
+        factor: Multiplier, ``> 1``; 2 gives "double above target, halve below half-target".
+
+    Example:
+        >>> ctl = StepKLController(init_kl_coef=0.1, target=4.0)
+        >>> ctl.update(current_kl=5.0, n_steps=1)  # above target: doubled
+        >>> ctl.update(current_kl=3.0, n_steps=1)  # in the band [2, 4]: kept
+        >>> ctl.value
+        0.2
+    """
+
+    def __init__(self, init_kl_coef: float, target: float, factor: float = 2.0) -> None:
+        if init_kl_coef <= 0 or target <= 0 or factor <= 1:
+            raise ValueError("need init_kl_coef > 0, target > 0 and factor > 1")
+        self.value = init_kl_coef
+        self.target = target
+        self.factor = factor
+
+    def update(self, current_kl: float, n_steps: int) -> None:
+        """Multiply or divide ``value`` by ``factor`` when ``current_kl`` leaves the band."""
+        if current_kl > self.target:
+            self.value *= self.factor
+        elif current_kl < self.target / self.factor:
+            self.value /= self.factor

@@ -1,8 +1,10 @@
-"""GRPO, DAPO and Dr. GRPO as argument values (data), not as trainers.
+"""GRPO, DAPO and Dr. GRPO, and PPO and REINFORCE++, as argument values (data), not as trainers.
 
 A trainer reads a ``LossPreset`` and passes its fields, one by one, to ``group_advantages``,
-``zero_variance_groups``, ``overlong_penalty`` and ``policy_loss``. ``docs/algorithms.md`` maps
-each paper to these values.
+``zero_variance_groups``, ``overlong_penalty`` and ``policy_loss``; the PPO trainer reads an
+``RLHFPreset`` and passes its fields to ``kl_reward``, ``gae`` or ``discounted_returns``,
+``whiten``, ``policy_loss`` and ``value_loss``. ``docs/algorithms.md`` maps each paper to these
+values.
 
 Implementation details:
     1. ``grpo`` (Shao et al. 2024, https://arxiv.org/abs/2402.03300): eq. 3 objective, i.e. the
@@ -17,6 +19,16 @@ Implementation details:
        per-sequence token sum over a constant, and no KL (the released Oat-Zero recipes set
        ``--beta 0``). The constant ``norm_len`` is the run's maximum completion length, which the
        trainer passes; it is a property of the run, not of the algorithm.
+    4. ``ppo`` (Ziegler et al. 2019, https://arxiv.org/abs/1909.08593; Ouyang et al. 2022,
+       https://arxiv.org/abs/2203.02155): a critic, GAE with ``gamma = 1``, ``lambda = 0.95``,
+       whitened advantages, clip 0.2, value clip 0.2, the k1 KL penalty in the reward with
+       ``beta = 0.05`` to start (the values of TRL's former ``PPOConfig``: ``gamma``, ``lam``,
+       ``cliprange``, ``cliprange_value``, ``kl_coef``).
+    5. ``reinforce_pp`` (Hu 2025, https://arxiv.org/abs/2501.03262): no critic; the advantage
+       is the return of the per-token rewards (score at the last token, k1 KL penalty on every
+       token, ``gamma = 1``), normalised over the whole batch (§3, "global advantage
+       normalisation"); clip 0.2 as PPO. Its ``beta = 0.01`` start is this project's choice
+       for short tiny-model runs, not a value from the paper.
 """
 
 from __future__ import annotations
@@ -107,3 +119,69 @@ def get_preset(name: str) -> LossPreset:
     if name not in PRESETS:
         raise ValueError(f"unknown loss preset {name!r}; known: {sorted(PRESETS)}")
     return PRESETS[name]
+
+
+@dataclass(frozen=True)
+class RLHFPreset:
+    """The argument values that tell PPO and REINFORCE++ apart (implementation details 4-5)."""
+
+    critic: bool
+    """Learn a value function and take GAE advantages (PPO); False: returns as advantages."""
+    gamma: float
+    """Discount over completion tokens."""
+    lam: float
+    """GAE ``lambda`` (unused without a critic)."""
+    eps: float
+    """Ratio clip: ``[1 - eps, 1 + eps]``."""
+    value_clip: float
+    """Largest move of a value prediction from its rollout-time value in one batch."""
+    whiten_advantages: bool
+    """Normalise the advantages over every completion token of the batch."""
+    kl_coef: float
+    """Starting beta of the KL penalty in the reward."""
+
+    def __post_init__(self) -> None:
+        if not (0.0 <= self.gamma <= 1.0 and 0.0 <= self.lam <= 1.0):
+            raise ValueError(f"need gamma and lam in [0, 1], got {self.gamma} and {self.lam}")
+        if not (0.0 < self.eps < 1.0 and self.value_clip > 0.0 and self.kl_coef >= 0.0):
+            raise ValueError(f"need 0 < eps < 1, value_clip > 0 and kl_coef >= 0, got {self}")
+
+
+RLHF_PRESETS: Mapping[str, RLHFPreset] = MappingProxyType(
+    {
+        "ppo": RLHFPreset(
+            critic=True,
+            gamma=1.0,
+            lam=0.95,
+            eps=0.2,
+            value_clip=0.2,
+            whiten_advantages=True,
+            kl_coef=0.05,
+        ),
+        "reinforce_pp": RLHFPreset(
+            critic=False,
+            gamma=1.0,
+            lam=1.0,
+            eps=0.2,
+            value_clip=0.2,
+            whiten_advantages=True,
+            kl_coef=0.01,
+        ),
+    }
+)
+"""PPO-trainer preset name -> values; read-only. Sources in the module docstring."""
+
+
+def get_rlhf_preset(name: str) -> RLHFPreset:
+    """The PPO-trainer preset called ``name``.
+
+    Raises:
+        ValueError: ``name`` is not in ``RLHF_PRESETS``; the message lists the known names.
+
+    Example:
+        >>> get_rlhf_preset("reinforce_pp").critic
+        False
+    """
+    if name not in RLHF_PRESETS:
+        raise ValueError(f"unknown PPO preset {name!r}; known: {sorted(RLHF_PRESETS)}")
+    return RLHF_PRESETS[name]

@@ -8,6 +8,8 @@ import pytest
 import torch
 
 from rlvr.algorithms.advantages import (
+    discounted_returns,
+    explained_variance,
     gae,
     group_advantages,
     masked_mean,
@@ -156,3 +158,60 @@ def test_whiten_uses_masked_unbiased_statistics() -> None:
     mask = torch.tensor([[1, 1, 1, 0]])
     close(whiten(x, mask), [[-1.0, 0.0, 1.0, 0.0]])
     close(whiten(x, mask, shift_mean=False), [[1.0, 2.0, 3.0, 0.0]])
+
+
+def reference_gae(
+    rewards: list[float], values: list[float], gamma: float, lam: float
+) -> tuple[list[float], list[float]]:
+    """GAE of one unpadded episode, the textbook way: deltas, then the backward sum."""
+    n, advantages, last = len(rewards), [0.0] * len(rewards), 0.0
+    for t in reversed(range(n)):
+        next_value = values[t + 1] if t + 1 < n else 0.0
+        delta = rewards[t] + gamma * next_value - values[t]
+        last = delta + gamma * lam * last
+        advantages[t] = last
+    return advantages, [a + v for a, v in zip(advantages, values, strict=True)]
+
+
+@pytest.mark.parametrize(("gamma", "lam"), [(1.0, 0.95), (0.9, 0.8), (0.99, 1.0), (0.5, 0.0)])
+def test_gae_matches_a_reference_loop_on_rows_of_different_lengths(
+    gamma: float, lam: float
+) -> None:
+    generator = torch.Generator().manual_seed(0)
+    lengths = [7, 1, 4, 0, 7, 2]
+    rewards = torch.randn(len(lengths), 7, generator=generator, dtype=torch.float64)
+    values = torch.randn(len(lengths), 7, generator=generator, dtype=torch.float64)
+    mask = torch.tensor([[1] * n + [0] * (7 - n) for n in lengths])
+    # garbage in the padding must not leak into any row
+    rewards, values = rewards + 50 * (1 - mask), values - 50 * (1 - mask)
+    adv, ret = gae(rewards, values, mask, gamma=gamma, lam=lam)
+    for row, n in enumerate(lengths):
+        want_adv, want_ret = reference_gae(
+            rewards[row, :n].tolist(), values[row, :n].tolist(), gamma, lam
+        )
+        close(adv[row], want_adv + [0.0] * (7 - n))
+        close(ret[row], want_ret + [0.0] * (7 - n))
+
+
+def test_discounted_returns_by_hand_and_against_the_reference_loop() -> None:
+    # gamma 0.5, rewards [1, 0, 2] then padding: G2 = 2, G1 = 0 + 0.5 * 2 = 1, G0 = 1 + 0.5 = 1.5
+    rewards = torch.tensor([[1.0, 0.0, 2.0, 9.0], [-0.1, 1.0, 9.0, 9.0]], dtype=torch.float64)
+    mask = torch.tensor([[1, 1, 1, 0], [1, 1, 0, 0]])
+    # row 2: G1 = 1, G0 = -0.1 + 0.5 * 1 = 0.4
+    close(discounted_returns(rewards, mask, gamma=0.5), [[1.5, 1.0, 2.0, 0.0], [0.4, 1.0, 0, 0]])
+    # the same as GAE's returns with a zero critic and lambda 1
+    want = reference_gae([1.0, 0.0, 2.0], [0.0, 0.0, 0.0], 0.5, 1.0)[1]
+    close(discounted_returns(rewards, mask, gamma=0.5)[0, :3], want)
+
+
+def test_explained_variance_by_hand() -> None:
+    mask = torch.tensor([[1, 1, 1, 0]])
+    target = torch.tensor([[1.0, 2.0, 3.0, 50.0]], dtype=torch.float64)
+    # perfect prediction: 1; the mean everywhere: 0
+    assert explained_variance(target, target, mask) == pytest.approx(1.0)
+    assert explained_variance(torch.full_like(target, 2.0), target, mask) == pytest.approx(0.0)
+    # target [1, 2, 3]: mean 2, variance 2/3
+    # prediction [2, 2, 4]: residuals [-1, 0, -1], mean -2/3, var (1/9 + 4/9 + 1/9) / 3 = 2/9
+    pred = torch.tensor([[2.0, 2.0, 4.0, 0.0]], dtype=torch.float64)
+    assert explained_variance(pred, target, mask) == pytest.approx(1 - (2 / 9) / (2 / 3))
+    assert math.isnan(explained_variance(target, torch.ones_like(target), mask))

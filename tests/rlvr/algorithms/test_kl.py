@@ -12,8 +12,10 @@ from rlvr.algorithms.kl import (
     K3_MAX,
     AdaptiveKLController,
     FixedKLController,
+    StepKLController,
     entropy_from_logits,
     kl_estimate,
+    kl_reward,
 )
 
 LN2 = math.log(2.0)
@@ -117,3 +119,47 @@ def test_fixed_controller_never_moves() -> None:
 def test_adaptive_controller_rejects_bad_settings(init: float, target: float, horizon: int) -> None:
     with pytest.raises(ValueError):
         AdaptiveKLController(init_kl_coef=init, target=target, horizon=horizon)
+
+
+def test_step_controller_doubles_above_target_and_halves_below_half_target() -> None:
+    ctl = StepKLController(init_kl_coef=0.1, target=4.0)
+    seen = []
+    for kl in (5.0, 4.0, 2.0, 1.9, 0.1, 8.0):
+        ctl.update(current_kl=kl, n_steps=1)
+        seen.append(ctl.value)
+    # 5 > 4: 0.2; 4 and 2 are inside [target / 2, target]: kept; 1.9 < 2: 0.1; 0.1: 0.05; 8: 0.1
+    assert seen == pytest.approx([0.2, 0.2, 0.2, 0.1, 0.05, 0.1], abs=1e-15)
+    three = StepKLController(init_kl_coef=1.0, target=3.0, factor=3.0)
+    three.update(current_kl=0.9, n_steps=1)  # below 3 / 3 = 1: divided by 3
+    assert three.value == pytest.approx(1 / 3)
+
+
+@pytest.mark.parametrize(
+    ("init", "target", "factor"), [(0.0, 1.0, 2.0), (0.1, 0.0, 2.0), (0.1, 1.0, 1.0)]
+)
+def test_step_controller_rejects_bad_settings(init: float, target: float, factor: float) -> None:
+    with pytest.raises(ValueError):
+        StepKLController(init_kl_coef=init, target=target, factor=factor)
+
+
+def test_kl_reward_puts_the_score_on_each_rows_last_token_and_beta_kl_on_every_token() -> None:
+    # row 1, 3 tokens: log r = ref - lp = [-0.5, 0.25, 0] -> k1 = [0.5, -0.25, 0]
+    # row 2, 1 token then padding: log r = [-1.0] -> k1 = [1.0]; row 3: no tokens at all
+    lp = torch.tensor([[-1.0, -2.0, -3.0], [-1.0, -7.0, -7.0], [-1.0, -1.0, -1.0]])
+    ref = torch.tensor([[-1.5, -1.75, -3.0], [-2.0, 0.0, 0.0], [-5.0, -5.0, -5.0]])
+    mask = torch.tensor([[1, 1, 1], [1, 0, 0], [0, 0, 0]])
+    scores = torch.tensor([2.0, -1.0, 4.0])
+    rewards, kl = kl_reward(scores, lp, ref, mask, beta=0.1)
+    torch.testing.assert_close(kl, torch.tensor([[0.5, -0.25, 0.0], [1.0, 0, 0], [0.0, 0, 0]]))
+    # row 1: [-0.05, 0.025, 0 + 2]; row 2: -0.1 - 1 on its only token; row 3: nothing
+    want = torch.tensor([[-0.05, 0.025, 2.0], [-1.1, 0.0, 0.0], [0.0, 0.0, 0.0]])
+    torch.testing.assert_close(rewards, want)
+    # the return from the first token is the score minus beta times the row's summed KL
+    assert float(rewards[0].sum()) == pytest.approx(2.0 - 0.1 * 0.25)
+    # beta 0: the score alone; k3 instead of k1: exp(log r) - 1 - log r per token
+    rewards0, _ = kl_reward(scores, lp, ref, mask, beta=0.0)
+    torch.testing.assert_close(rewards0, torch.tensor([[0, 0, 2.0], [-1.0, 0, 0], [0.0, 0, 0]]))
+    _, k3 = kl_reward(scores, lp, ref, mask, beta=0.1, estimator="k3")
+    assert float(k3[1, 0]) == pytest.approx(math.exp(-1.0) - 1.0 + 1.0)
+    with pytest.raises(ValueError, match="beta"):
+        kl_reward(scores, lp, ref, mask, beta=-0.1)

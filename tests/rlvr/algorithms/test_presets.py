@@ -10,9 +10,12 @@ import torch
 from rlvr.algorithms import (
     AGGREGATIONS,
     PRESETS,
+    RLHF_PRESETS,
     STD_SCALINGS,
     LossPreset,
+    RLHFPreset,
     get_preset,
+    get_rlhf_preset,
     group_advantages,
     overlong_penalty,
     policy_loss,
@@ -91,3 +94,28 @@ def test_every_preset_drives_one_loss_step(name: str) -> None:
     assert torch.isfinite(loss)
     assert logprobs.grad is not None and logprobs.grad.abs().sum() > 0
     assert stats["clip_frac"] == 0.0
+
+
+def test_rlhf_presets_match_their_sources() -> None:
+    # ppo: TRL's former PPOConfig (gamma 1, lam 0.95, cliprange 0.2, cliprange_value 0.2,
+    # kl_coef 0.05) with whitened advantages; reinforce_pp: no critic, gamma 1, global
+    # normalisation (Hu 2025, section 3)
+    assert RLHF_PRESETS["ppo"] == RLHFPreset(True, 1.0, 0.95, 0.2, 0.2, True, 0.05)
+    assert RLHF_PRESETS["reinforce_pp"] == RLHFPreset(False, 1.0, 1.0, 0.2, 0.2, True, 0.01)
+    assert get_rlhf_preset("reinforce_pp") is RLHF_PRESETS["reinforce_pp"]
+    with pytest.raises(ValueError, match="reinforce_pp"):
+        get_rlhf_preset("grpo")
+    with pytest.raises(TypeError):
+        RLHF_PRESETS["mine"] = RLHF_PRESETS["ppo"]  # type: ignore[index]
+
+
+@pytest.mark.parametrize(
+    ("gamma", "lam", "eps", "value_clip", "kl_coef"),
+    [(1.1, 0.9, 0.2, 0.2, 0.0), (1.0, -0.1, 0.2, 0.2, 0.0), (1.0, 1.0, 0.0, 0.2, 0.0),
+     (1.0, 1.0, 0.2, 0.0, 0.0), (1.0, 1.0, 0.2, 0.2, -1.0)],
+)  # fmt: skip
+def test_invalid_rlhf_presets_are_rejected(
+    gamma: float, lam: float, eps: float, value_clip: float, kl_coef: float
+) -> None:
+    with pytest.raises(ValueError):
+        RLHFPreset(True, gamma, lam, eps, value_clip, True, kl_coef)
