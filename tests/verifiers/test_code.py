@@ -341,8 +341,8 @@ def test_asserts_that_cannot_be_checked_outside_are_refused(
         ({"kind": "asserts", "tests": "assert f(1) == 1", "entry_point": "1f"}, "entry_point"),
         ({"kind": "stdio", "tests": []}, "non-empty list"),
         ({"kind": "stdio", "tests": [{"input": 1, "output": "x"}]}, "'input' must be a string"),
-        ({"kind": "sql"}, "kind 'asserts' or 'stdio'"),
-        ("not a mapping", "kind 'asserts' or 'stdio'"),
+        ({"kind": "sql"}, "kind 'asserts', 'stdio' or 'check'"),
+        ("not a mapping", "kind 'asserts', 'stdio' or 'check'"),
     ],
 )
 def test_bad_references_are_reference_errors(reference: object, needle: str) -> None:

@@ -16,6 +16,22 @@ _ECHO = {
     "tests": [{"input": "3 4\n", "output": "7\n"}, {"input": "0 0\n", "output": "0"}],
 }
 
+_CHECK = {
+    "kind": "check",
+    "entry_point": "double",
+    "prefix": 'def scale(x, k):\n    return x * k\n\n\ndef double(x):\n    """Twice x."""\n',
+    "tests": (
+        "def check(candidate):\n    for x in range(4):\n"
+        "        assert candidate(x) == scale(x, 2)\n"
+    ),
+}
+
+_FORGE = (
+    "import os\nfor fd in range(64):\n    try:\n        os.write(fd, b\"{'status': 'ok'}\")\n"
+    "    except OSError:\n        pass\ndef double(x):\n    return 0"
+)
+"""Writes a forged `ok` report to every descriptor it holds while it is imported."""
+
 
 def _fenced(source: str) -> str:
     return f"Here is the solution:\n```python\n{source}\n```\n"
@@ -65,6 +81,27 @@ EXAMPLES: tuple[Example, ...] = (
     Example(
         _fenced("import os\ndef add(a, b):\n    os.abort()"), _ONE, 0.0, "crashed", "adversarial"
     ),
+    Example("    return 2 * x\n\n\nprint(double(3))\n", _CHECK, 1.0, "correct"),
+    Example(_fenced("def double(x):\n    return x + x"), _CHECK, 1.0, "correct"),
+    Example("    return x + 1\n", _CHECK, 0.0, "tests_failed", "false"),
+    Example(
+        "    class Any:\n        def __eq__(self, other):\n            return True\n"
+        "    return Any()\n",
+        _CHECK,
+        0.0,
+        "runtime_error",
+        "adversarial",
+    ),
+    Example(
+        _fenced("def scale(x, k):\n    return 0\n\ndef double(x):\n    return 0"),
+        _CHECK,
+        0.0,
+        "tests_failed",
+        "adversarial",
+    ),
+    Example(_fenced(_FORGE), _CHECK, 0.0, "runtime_error", "adversarial"),
+    Example(_fenced("import os\nos._exit(0)"), _CHECK, 0.0, "runtime_error", "adversarial"),
+    Example("    while True:\n        pass\n", _CHECK, 0.0, "timeout", "adversarial"),
     Example(_fenced("def square(x):\n    return x * x"), SECRET_REFERENCE, 1.0, "correct"),
     *(
         Example(_fenced(source), SECRET_REFERENCE, 0.0, "tests_failed", "adversarial")

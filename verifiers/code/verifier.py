@@ -6,11 +6,17 @@ References:
   - `{"kind": "stdio", "tests": [{"input": "...", "output": "..."}]}`: the program reads the
     input on stdin; it passes when it exits 0 and its output matches after trailing whitespace
     per line and trailing blank lines are removed. Expected outputs never enter the sandbox.
+  - `{"kind": "check", "tests": "<python defining check(candidate)>", "entry_point": "f",
+    "prefix": "...", "stop": [...]}` (HumanEval's form): the tests run in the sandbox, in a
+    process apart from the candidate's, on plain-data values (see `verifiers.code.check`).
 
 All tests of a reference run in one sandbox: the harness (`verifiers.code.harness`) forks a
-fresh process per test, enforces the per-test timeout and returns authenticated results. No
-expected value, expected output or assert enters the sandbox: the candidate's results come out
-as plain data and are compared here.
+fresh process per test, enforces the per-test timeout and returns authenticated results. For
+`asserts` and `stdio` no expected value, expected output or assert enters the sandbox: the
+candidate's results come out as plain data and are compared here.
+
+`partial_credit` picks the score of a program that passes some tests: the fraction passed
+(the default), or 0 (all-or-nothing: only a program that passes every test scores).
 """
 
 from __future__ import annotations
@@ -29,6 +35,7 @@ from typing import Any, ClassVar
 import sandboxes
 from verifiers.code import outcome
 from verifiers.code.asserts import Reference, ReferenceProblem, parse_asserts
+from verifiers.code.check import CheckReference, judge_check, parse_check, program_for
 from verifiers.code.checks import Judge, prepare
 from verifiers.code.examples import EXAMPLES
 from verifiers.code.extract import extract_program
@@ -36,6 +43,7 @@ from verifiers.registry import register
 from verifiers.verdict import Example, Verdict
 
 _HARNESS = Path(__file__).with_name("harness.py").read_text()
+_CHECK_HARNESS = Path(__file__).with_name("check_harness.py").read_text()
 _BACKENDS = ("auto", "bwrap", "process", "docker")
 _SIGNALS = frozenset(signal.Signals)
 
@@ -64,7 +72,7 @@ class CodeVerifier:
     """
 
     name: ClassVar[str] = "code"
-    version: ClassVar[str] = "2"
+    version: ClassVar[str] = "3"
     examples: ClassVar[tuple[Example, ...]] = EXAMPLES
 
     timeout_s: float = 2.0
@@ -75,6 +83,9 @@ class CodeVerifier:
     mapping of `Limits` fields is accepted from config files."""
     backend: sandboxes.BackendName = "auto"
     """Sandbox backend: `auto`, `bwrap`, `process` or `docker` (see `sandboxes`)."""
+    partial_credit: bool = True
+    """Score a program by the fraction of tests it passes; False: 1 only when it passes all
+    of them, else 0 (the reason still says how many passed)."""
 
     def __post_init__(self) -> None:
         if isinstance(self.limits, Mapping):
@@ -89,20 +100,35 @@ class CodeVerifier:
             raise ValueError(f"code verifier: backend must be one of {_BACKENDS}")
         if not self.timeout_s > 0:
             raise ValueError(f"code verifier: timeout_s must be positive, got {self.timeout_s}")
+        if not isinstance(self.partial_credit, bool):
+            raise TypeError("code verifier: partial_credit must be true or false")
 
     def __call__(self, completion: str, *, reference: Any) -> Verdict:
-        """Verify `completion` against the `asserts` or `stdio` tests of `reference`."""
-        program = extract_program(completion if isinstance(completion, str) else "")
+        """Verify `completion` against the `asserts`, `stdio` or `check` tests of `reference`."""
+        verdict = self._verify(completion if isinstance(completion, str) else "", reference)
+        if self.partial_credit or verdict.score in (0.0, 1.0):
+            return verdict
+        return replace(verdict, score=0.0)
+
+    def _verify(self, completion: str, reference: Any) -> Verdict:
+        kind = reference.get("kind") if isinstance(reference, Mapping) else None
+        try:
+            if kind == "check":
+                return self._check(completion, parse_check(reference))
+        except ReferenceProblem as exc:
+            return Verdict(0.0, "reference_error", str(exc), None)
+        program = extract_program(completion)
         if not program.strip():
             return Verdict(0.0, "no_code", "no program found in the completion", None)
         try:
-            kind = reference.get("kind") if isinstance(reference, Mapping) else None
             if kind == "asserts":
                 parsed = parse_asserts(reference.get("tests"), reference.get("entry_point"))
                 return self._asserts(program, parsed)
             if kind == "stdio":
                 return self._stdio(program, _check_stdio(reference.get("tests")))
-            raise ReferenceProblem("reference must be a mapping with kind 'asserts' or 'stdio'")
+            raise ReferenceProblem(
+                "reference must be a mapping with kind 'asserts', 'stdio' or 'check'"
+            )
         except ReferenceProblem as exc:
             return Verdict(0.0, "reference_error", str(exc), program)
         except sandboxes.SandboxUnavailable as exc:
@@ -130,10 +156,33 @@ class CodeVerifier:
         ]
         return outcome.verdict(outcomes, program)
 
+    def _check(self, completion: str, reference: CheckReference) -> Verdict:
+        program = program_for(completion, reference)
+        if not program:
+            return Verdict(0.0, "no_code", "no program found in the completion", None)
+        try:
+            records = self._run(
+                program,
+                {"kind": "check", "entry": reference.entry},
+                [{"prefix": reference.prefix, "tests": reference.tests}],
+                harness=_CHECK_HARNESS,
+            )
+        except sandboxes.SandboxUnavailable as exc:
+            return Verdict(0.0, "sandbox_error", str(exc), program)
+        if isinstance(records, Verdict):
+            return Verdict(records.score, records.reason, records.detail, program)
+        return outcome.verdict([judge_check(records[0])], program)
+
     def _run(
-        self, program: str, header: dict[str, Any], tests: list[dict[str, Any]]
+        self,
+        program: str,
+        header: dict[str, Any],
+        tests: list[dict[str, Any]],
+        harness: str = _HARNESS,
     ) -> list[dict[str, Any]] | Verdict:
-        """Run the harness; its authenticated per-test records, or a verdict when there are none."""
+        """Run the harness; its authenticated per-test records, or a verdict when there are none.
+
+        The `check` harness imports the main harness, shipped beside it as `rlvr_harness.py`."""
         cap = self.limits.output_bytes
         job = {**header, "count": len(tests), "timeout_s": self.timeout_s, "output_bytes": cap}
         job["path"] = "solution.py"
@@ -144,10 +193,13 @@ class CodeVerifier:
         )
         nonce = secrets.token_hex(32)
         stdin = b"".join(_message(m) for m in (job, *tests)) + nonce.encode()
+        files = {"solution.py": program}
+        if harness is _CHECK_HARNESS:
+            files["rlvr_harness.py"] = _HARNESS
         result = sandboxes.run(
-            _HARNESS,
+            harness,
             stdin=stdin,
-            files={"solution.py": program},
+            files=files,
             limits=limits,
             backend=self.backend,
         )
