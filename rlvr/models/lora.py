@@ -33,7 +33,7 @@ import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import torch
 
@@ -83,8 +83,17 @@ def check_targets(model: torch.nn.Module, targets: tuple[str, ...], where: str) 
             )
 
 
-def apply_lora(model: torch.nn.Module, cfg: LoRAConfig, *, where: str) -> Any:
+def apply_lora(
+    model: torch.nn.Module,
+    cfg: LoRAConfig,
+    *,
+    where: str,
+    task_type: Literal["CAUSAL_LM", "SEQ_CLS"] = "CAUSAL_LM",
+) -> Any:
     """`model` with trainable LoRA adapters on `cfg.target_modules` (a `peft.PeftModel`).
+
+    `task_type="SEQ_CLS"` is for a reward model: peft then also trains (and saves with the
+    adapters) the whole scalar head, `score`.
 
     Raises:
         ImportError: peft is not installed.
@@ -97,7 +106,7 @@ def apply_lora(model: torch.nn.Module, cfg: LoRAConfig, *, where: str) -> Any:
         lora_alpha=cfg.alpha,
         lora_dropout=cfg.dropout,
         target_modules=list(cfg.target_modules),
-        task_type="CAUSAL_LM",
+        task_type=task_type,
     )
     return peft.get_peft_model(model, config)
 

@@ -18,14 +18,19 @@ Implementation details:
      every tool alike.
   3. `score_rows` sorts rows by length before batching (less padding), and returns the scores
      in input order.
+  4. Under `model.lora` peft trains adapters on the body and the whole `score` head (task type
+     `SEQ_CLS`); a run's `final/` then holds both, and `load_reward_model` merges them into
+     the base named in the adapter config (with `model.lora.save_merged`, `final/merged` is a
+     plain reward model for other tools).
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import torch
 import transformers
@@ -35,9 +40,18 @@ from transformers import PreTrainedTokenizerBase as Tokenizer
 from rlvr.config.sections import ModelConfig
 from rlvr.data.types import Prompt
 from rlvr.models.loading import ModelNotFoundError
+from rlvr.models.lora import (
+    ADAPTER_CONFIG,
+    adapter_base,
+    apply_lora,
+    is_adapter_dir,
+    load_adapter_dir,
+)
 from rlvr.models.tiny import CONFIG_FILE, PRESETS, build_tiny
 from rlvr.models.tokens import encode_pairs, pad_pairs
 from rlvr.models.versions import check_supported
+
+Dtype = Literal["float32", "bfloat16", "float16"]
 
 
 class RewardModelError(ValueError):
@@ -87,35 +101,56 @@ def _tokenizer(path: str, trust_remote_code: bool) -> Tokenizer:
     return tokenizer
 
 
-def load_reward_backbone(cfg: ModelConfig) -> tuple[Any, Tokenizer, bool]:
+def load_reward_backbone(
+    cfg: ModelConfig, *, checkpoint: str | Path | None = None
+) -> tuple[Any, Tokenizer, bool]:
     """The model a reward-model run trains: a causal LM with a new scalar head, or a reward
-    model to train further (implementation detail 1). Seed torch first: the head's init draws
-    from it.
+    model to train further (implementation detail 1), with LoRA adapters when `cfg.lora` is
+    set (peft trains the whole head beside them). Seed torch first: the head's init draws
+    from it. `checkpoint` resumes a run: its weights (under LoRA, its adapters and head on
+    `cfg.path`'s body) replace the starting ones.
 
     Returns:
         (model, tokenizer, new_head): `new_head` is True when the head was just initialised.
 
     Raises:
         ModelNotFoundError: `cfg.path` holds no model.
-        RewardModelError: the checkpoint has several labels, or its architecture has no
-            sequence-classification class in transformers.
+        RewardModelError: the checkpoint has several labels, its architecture has no
+            sequence-classification class in transformers, or it is a LoRA adapter directory.
     """
     check_supported("transformers")
     path = Path(cfg.path)
+    if is_adapter_dir(path):
+        raise RewardModelError(
+            f"{cfg.path!r} holds LoRA adapters, not a model: train the stage before with "
+            "model.lora.save_merged: true and start from its final/merged"
+        )
     holds_trained_model = (path / "config.json").is_file() and not (path / CONFIG_FILE).exists()
     if cfg.tiny_preset is not None and not holds_trained_model:
         build_tiny(path, PRESETS[cfg.tiny_preset])
-    archs, labels = _architectures(cfg.path, cfg.trust_remote_code)
+    full = checkpoint if checkpoint is not None and cfg.lora is None else cfg.path
+    model, tokenizer, new_head = _classifier(str(full), cfg)
+    if cfg.lora is not None:
+        if checkpoint is not None:
+            return load_adapter_dir(checkpoint, model, trainable=True), tokenizer, False
+        model = apply_lora(model, cfg.lora, where=cfg.path, task_type="SEQ_CLS")
+    return model, tokenizer, new_head
+
+
+def _classifier(path: str, cfg: ModelConfig) -> tuple[Any, Tokenizer, bool]:
+    """The one-label classifier at `path` (a new head on a causal LM), its tokenizer, and
+    whether the head is new."""
+    archs, labels = _architectures(path, cfg.trust_remote_code)
     classifier = any(a.endswith("ForSequenceClassification") for a in archs)
     if classifier and labels != 1:
         raise RewardModelError(
-            f"{cfg.path!r} is a sequence classifier with {labels} labels; a reward model has one"
+            f"{path!r} is a sequence classifier with {labels} labels; a reward model has one"
         )
-    tokenizer = _tokenizer(cfg.path, cfg.trust_remote_code)
+    tokenizer = _tokenizer(path, cfg.trust_remote_code)
     try:
         with _quiet_transformers():
             model = AutoModelForSequenceClassification.from_pretrained(
-                cfg.path,
+                path,
                 num_labels=1,
                 dtype=getattr(torch, cfg.dtype),
                 trust_remote_code=cfg.trust_remote_code,
@@ -124,7 +159,7 @@ def load_reward_backbone(cfg: ModelConfig) -> tuple[Any, Tokenizer, bool]:
         if "Unrecognized configuration class" not in str(exc):
             raise
         raise RewardModelError(
-            f"{cfg.path!r} ({', '.join(archs) or 'unknown architecture'}): transformers has no "
+            f"{path!r} ({', '.join(archs) or 'unknown architecture'}): transformers has no "
             "sequence-classification class for this architecture, so it cannot carry a reward head"
         ) from None
     model.config.pad_token_id = tokenizer.pad_token_id
@@ -132,7 +167,7 @@ def load_reward_backbone(cfg: ModelConfig) -> tuple[Any, Tokenizer, bool]:
 
 
 def load_reward_model(
-    path: str, *, dtype: str = "float32", trust_remote_code: bool = False
+    path: str, *, dtype: Dtype = "float32", trust_remote_code: bool = False
 ) -> tuple[Any, Tokenizer]:
     """A trained reward model and its tokenizer, in eval mode, for scoring.
 
@@ -142,6 +177,8 @@ def load_reward_model(
             train one), or a classifier with several labels.
     """
     check_supported("transformers")
+    if is_adapter_dir(path):
+        return _merged_adapters(path, dtype=dtype, trust_remote_code=trust_remote_code)
     archs, labels = _architectures(path, trust_remote_code)
     if not any(a.endswith("ForSequenceClassification") for a in archs):
         found = ", ".join(archs) or "no architecture recorded"
@@ -156,6 +193,23 @@ def load_reward_model(
     model = AutoModelForSequenceClassification.from_pretrained(
         path, dtype=getattr(torch, dtype), trust_remote_code=trust_remote_code
     )
+    model.config.pad_token_id = tokenizer.pad_token_id
+    return model.eval(), tokenizer
+
+
+def _merged_adapters(path: str, *, dtype: Dtype, trust_remote_code: bool) -> tuple[Any, Tokenizer]:
+    """A LoRA reward-model run's `final/`: its head and adapters merged into its base."""
+    task = json.loads((Path(path) / ADAPTER_CONFIG).read_text()).get("task_type")
+    if task != "SEQ_CLS":
+        raise RewardModelError(
+            f"{path!r} holds LoRA adapters of a causal LM ({task}), not of a reward model; "
+            "train one with `rlvr train` on a `stage: reward_model` config "
+            "(see recipes/configs/reward_model/)"
+        )
+    base = ModelConfig(adapter_base(path), dtype=dtype, trust_remote_code=trust_remote_code)
+    model, _, _ = _classifier(base.path, base)
+    tokenizer = _tokenizer(path, trust_remote_code)
+    model = load_adapter_dir(path, model, trainable=False)
     model.config.pad_token_id = tokenizer.pad_token_id
     return model.eval(), tokenizer
 

@@ -39,6 +39,7 @@ from rlvr.data.preference import preference_rows
 from rlvr.data.types import PreferencePair
 from rlvr.evaluate.audit import audit_scores, completion_lengths, print_findings
 from rlvr.evaluate.audit_stats import AuditThresholds, pairwise_accuracy
+from rlvr.models.lora import check_lora_backend, save_merged_if_asked
 from rlvr.models.reward_head import (
     load_reward_backbone,
     model_device,
@@ -118,7 +119,8 @@ class RewardModelResult:
     """What the reward-model stage produced."""
 
     final: str
-    """HF-format reward model directory (`AutoModelForSequenceClassification`)."""
+    """HF-format reward model directory (`AutoModelForSequenceClassification`; under
+    `model.lora`: the adapters and the head, which `load_reward_model` merges)."""
     steps: int
     """Optimizer steps taken."""
     eval_accuracy: float
@@ -332,14 +334,16 @@ def _eval_metrics(chosen: list[float], rejected: list[float], enc: Encoded) -> d
 
 def train(cfg: RewardModelConfig) -> RewardModelResult:
     """Train the reward model; resume from the run's last checkpoint if present; audit it."""
+    check_lora_backend(cfg.model.lora, backend=cfg.backend)
     dist = launch(cfg.backend)
     if cfg.train.batch_size < dist.world_size:
         raise ValueError(f"train.batch_size must be at least the world size ({dist.world_size})")
     seed_everything(cfg.run.seed)
     pairs, held, hashes = _raw_pairs(cfg)
     run, resumed = open_trainer_run(cfg.run, cfg, stage="reward_model", datasets=hashes, dist=dist)
-    model_cfg = cfg.model if resumed is None else ModelConfig(str(resumed.path))
-    model, tokenizer, new_head = load_reward_backbone(model_cfg)
+    model, tokenizer, new_head = load_reward_backbone(
+        cfg.model, checkpoint=resumed.path if resumed is not None else None
+    )
     train_enc, eval_enc, split = _encode(cfg, tokenizer, pairs, held)
     if resumed is None:
         run.update_manifest({"split": split, "new_head": new_head})
@@ -349,6 +353,7 @@ def train(cfg: RewardModelConfig) -> RewardModelResult:
     batches = Batches(len(train_enc.pairs), cfg.run.seed, cursor)
     step = _loop(cfg, run, backend, tokenizer, batches, train_enc, eval_enc, step)
     final = save_final(run, backend, tokenizer)
+    save_merged_if_asked(cfg.model.lora, backend.module, tokenizer, final, main=dist.is_main)
     collective = cfg.backend.kind == "deepspeed" and cfg.backend.zero_stage == 3
     chosen, rejected = held_out_scores(
         backend,

@@ -10,13 +10,20 @@ from typing import Any
 import pytest
 import torch
 from safetensors.torch import load_file
-from transformers import AutoModelForSequenceClassification, AutoTokenizer
+from transformers import AutoModelForCausalLM, AutoModelForSequenceClassification, AutoTokenizer
 
 from rlvr.backends.torch_backend import TorchBackend
 from rlvr.config import load_config
-from rlvr.config.sections import ModelConfig, OptimConfig
+from rlvr.config.sections import LoRAConfig, ModelConfig, OptimConfig
+from rlvr.data.preference import arithmetic_pref
 from rlvr.data.types import PreferencePair
-from rlvr.models.reward_head import load_reward_backbone
+from rlvr.models.lora import apply_lora
+from rlvr.models.reward_head import (
+    RewardModelError,
+    load_reward_backbone,
+    load_reward_model,
+    score_texts,
+)
 from rlvr.trainers.reward_model import (
     RewardModelConfig,
     encode_preference,
@@ -157,3 +164,37 @@ def test_unpaired_rows_and_a_dataset_left_empty_are_refused(
     data = rm_data(tmp_path, tiny_model, max_len=4)
     with pytest.raises(ValueError, match=r"no training pairs left .*'too_long': 48"):
         train(rm_config(tmp_path, data))
+
+
+def test_lora_run_trains_adapters_and_head_and_loads_merged(
+    tmp_path: Path, tiny_model: Path
+) -> None:
+    data = rm_data(tmp_path, tiny_model, max_steps=2, eval_every=2)
+    data["model"]["lora"] = {"r": 4, "alpha": 8, "save_merged": True}
+    result = train(rm_config(tmp_path, data))
+    final = Path(result.final)
+    assert (final / "adapter_config.json").is_file() and not (final / "config.json").exists()
+    adapters = load_file(str(final / "adapter_model.safetensors"))
+    assert any("lora_A" in k for k in adapters) and any("score" in k for k in adapters)
+    # the adapters merge into their base for scoring; the merged copy is a plain reward model
+    pairs = arithmetic_pref(16, seed=1, ops=["+", "-"], split="test")
+    scores = []
+    for path in (final, final / "merged"):
+        model, tokenizer = load_reward_model(str(path))
+        scores.append(
+            score_texts(model, tokenizer, [p.prompt for p in pairs], [p.chosen for p in pairs])
+        )
+    assert scores[0] == pytest.approx(scores[1], abs=1e-4)
+    audit = json.loads((tmp_path / "runs/rm/audit/audit_pairs.jsonl").read_text().splitlines()[0])
+    assert audit["chosen_reward"] == pytest.approx(scores[0][0], abs=1e-4)
+    # resuming a LoRA run continues from its adapters
+    resumed = train(rm_config(tmp_path, {**data, "train": {**data["train"], "max_steps": 3}}))
+    assert resumed.steps == 3
+
+
+def test_causal_lm_adapters_are_not_a_reward_model(tmp_path: Path, tiny_model: Path) -> None:
+    base = AutoModelForCausalLM.from_pretrained(tiny_model)
+    lora = apply_lora(base, LoRAConfig(r=2), where="tiny")
+    lora.save_pretrained(tmp_path / "adapters")
+    with pytest.raises(RewardModelError, match=r"adapters of a causal LM \(CAUSAL_LM\)"):
+        load_reward_model(str(tmp_path / "adapters"))
