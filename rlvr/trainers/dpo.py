@@ -27,145 +27,49 @@ import copy
 import dataclasses
 import statistics
 import time
-import warnings
+from contextlib import nullcontext
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import torch
 from tqdm import tqdm
 
 from rlvr.algorithms.preference import kto_baseline, kto_loss, pair_loss
 from rlvr.backends import TrainBackend, build_backend, launch, shutdown
-from rlvr.config.sections import DataConfig
-from rlvr.data import DataError, Sample
+from rlvr.data import Sample
 from rlvr.data.batches import Batches
-from rlvr.data.preference import PreferenceRows, held_out_samples, preference_rows, unpair
-from rlvr.distributed import open_runtime
-from rlvr.evaluate import held_out_accuracy, score_model
+from rlvr.data.preference import held_out_samples
 from rlvr.models.loading import load_policy
-from rlvr.models.lora import as_reference, check_lora_backend, reference, save_merged_if_asked
-from rlvr.models.tokens import encode_pairs, pad_pairs, token_logprobs
-from rlvr.rewards import RewardRuntime
+from rlvr.models.lora import (
+    as_reference,
+    check_lora_backend,
+    is_lora,
+    reference,
+    save_merged_if_asked,
+)
+from rlvr.models.tokens import pad_pairs, token_logprobs
 from rlvr.runs import Run, seed_everything
 from rlvr.runs.checkpoint import open_trainer_run, restore_training, save_checkpoint, save_final
+from rlvr.runs.contract import training_contract
 from rlvr.trainers.dpo_config import DPOAlgoConfig, DPOConfig, DPOResult, DPOTrainConfig
+from rlvr.trainers.dpo_data import Encoded, Ids, encode_rows, load_preference_data
 
-__all__ = ["DPOAlgoConfig", "DPOConfig", "DPOResult", "DPOTrainConfig", "Encoded", "train"]
+if TYPE_CHECKING:
+    from rlvr.rewards import RewardRuntime
+
+__all__ = [
+    "DPOAlgoConfig",
+    "DPOConfig",
+    "DPOResult",
+    "DPOTrainConfig",
+    "Encoded",
+    "encode_rows",
+    "sequence_logps",
+    "train",
+]
 
 REFERENCE_FILE = "reference_logps.pt"
 """Cached reference log-probabilities in the run directory (`precompute_reference`)."""
-Ids = list[int]
-
-
-# --- data -------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Encoded:
-    """Token ids of preference rows. Pairs: `first` chosen, `second` rejected; unpaired rows:
-    `first` the completion, `second` the KL-baseline completion (another prompt's)."""
-
-    prompts: list[Ids]
-    """Prompt ids per row."""
-    first: list[Ids]
-    """Chosen (pairs) or completion (unpaired) ids, EOS included."""
-    second: list[Ids]
-    """Rejected (pairs) or mismatched KL completion (unpaired) ids."""
-    labels: list[bool] | None
-    """Unpaired rows: desirable or not; None for pairs."""
-    dropped: int
-    """Rows dropped for a prompt longer than `max_prompt_length`."""
-    truncated: int
-    """Rows whose completion was cut to fit `max_length`."""
-
-    def __len__(self) -> int:
-        return len(self.prompts)
-
-    def rows(self, idx: list[int]) -> list[tuple[Ids, Ids]]:
-        """(prompt, completion) rows of `idx`, interleaved: first 1, second 1, first 2, ..."""
-        return [(self.prompts[i], c) for i in idx for c in (self.first[i], self.second[i])]
-
-
-def _kl_partners(prompts: list[Any]) -> list[int]:
-    """For each row, the next row (cyclic, data order) with another prompt; itself if none."""
-    n = len(prompts)
-    return [
-        next((j % n for j in range(i + 1, i + n) if prompts[j % n] != prompts[i]), i)
-        for i in range(n)
-    ]
-
-
-def encode_rows(
-    tokenizer: Any, rows: PreferenceRows, *, max_length: int, max_prompt_length: int, what: str
-) -> Encoded:
-    """Tokenize rows with the stage's truncation policy (module docstring); `what` names the
-    data in messages.
-
-    Raises:
-        DataError: every row's prompt is longer than `max_prompt_length`.
-    """
-    eos = tokenizer.eos_token_id
-    if rows.kind == "paired":
-        prompts = [p.prompt for p in rows.pairs]
-        a = encode_pairs(tokenizer, prompts, [p.chosen for p in rows.pairs], eos_id=eos)
-        b = encode_pairs(tokenizer, prompts, [p.rejected for p in rows.pairs], eos_id=eos)
-        labels = None
-    else:
-        prompts = [r.prompt for r in rows.unpaired]
-        a = encode_pairs(tokenizer, prompts, [r.completion for r in rows.unpaired], eos_id=eos)
-        b = [(a[i][0], a[j][1]) for i, j in enumerate(_kl_partners(prompts))]
-        labels = [r.label for r in rows.unpaired]
-    keep = [i for i, (p, _) in enumerate(a) if len(p) <= max_prompt_length]
-    dropped = [i for i in range(len(a)) if i not in set(keep)]
-    if not keep:
-        raise DataError(
-            f"{what}: every prompt is longer than train.max_prompt_length ({max_prompt_length} "
-            f"tokens): {rows.where[0]} has {len(a[0][0])}"
-        )
-    if dropped:
-        first = ", ".join(rows.where[i] for i in dropped[:3])
-        warnings.warn(
-            f"{what}: dropped {len(dropped)} of {len(a)} rows whose prompt is longer than "
-            f"train.max_prompt_length ({max_prompt_length} tokens), e.g. {first}",
-            stacklevel=2,
-        )
-    room = [max_length - len(a[i][0]) for i in keep]
-    truncated = sum(len(a[i][1]) > r or len(b[i][1]) > r for i, r in zip(keep, room, strict=True))
-    return Encoded(
-        prompts=[a[i][0] for i in keep],
-        first=[a[i][1][:r] for i, r in zip(keep, room, strict=True)],
-        second=[b[i][1][:r] for i, r in zip(keep, room, strict=True)],
-        labels=None if labels is None else [labels[i] for i in keep],
-        dropped=len(dropped),
-        truncated=truncated,
-    )
-
-
-def load_preference_data(
-    cfg: DataConfig, algo: DPOAlgoConfig, what: str
-) -> tuple[PreferenceRows, str]:
-    """The rows a data section names, in the kind the loss needs (pairs; unpaired for KTO).
-
-    Raises:
-        DataError: pairs for KTO without `algo.unpair`, or unpaired rows for a pairwise loss.
-    """
-    rows, fingerprint = preference_rows(cfg)
-    if algo.loss == "kto" and rows.kind == "paired":
-        if not algo.unpair:
-            raise DataError(
-                f"{what}: loss 'kto' trains on unpaired rows (prompt, completion, label) but "
-                f"{rows.where[0]} is a pair; set algo.unpair=true to use each pair as a "
-                "desirable and an undesirable row"
-            )
-        unpaired = unpair(rows.pairs)
-        where = [w for w in rows.where for _ in (0, 1)]
-        return PreferenceRows("unpaired", unpaired=unpaired, where=where), fingerprint
-    if algo.loss != "kto" and rows.kind == "unpaired":
-        raise DataError(
-            f"{what}: loss {algo.loss!r} trains on pairs (prompt, chosen, rejected) but "
-            f"{rows.where[0]} is an unpaired row; use loss kto"
-        )
-    return rows, fingerprint
 
 
 # --- algorithm --------------------------------------------------------------------------------
@@ -195,27 +99,37 @@ class _Reference:
         """Reference log-probabilities of `idx`, `[len(idx), 2]` (first, second)."""
         if self.cache is not None:
             return self.cache[split][idx]
-        with torch.no_grad(), as_reference(policy, self.model) as frozen:
-            seq, _ = sequence_logps(frozen, enc.rows(idx), pad_id=pad_id, share_prefix=share)
+        # no model and no adapters: the starting policy is the reference (`precompute`)
+        start = self.model is None and not is_lora(policy)
+        with (
+            torch.no_grad(),
+            nullcontext(policy) if start else as_reference(policy, self.model) as m,
+        ):
+            seq, _ = sequence_logps(m, enc.rows(idx), pad_id=pad_id, share_prefix=share)
         return seq.view(-1, 2)
 
 
-def _kto_z0(s: _State, enc: Encoded, idx: list[int], split: str) -> float:
-    """KTO's KL baseline over the whole batch `idx` (every rank's share), no gradients."""
+def _kto_z0(
+    s: _State, enc: Encoded, idx: list[int], split: str
+) -> tuple[float, dict[int, torch.Tensor]]:
+    """KTO's KL baseline over the whole batch `idx` (every rank's share), no gradients, and the
+    reference log-probabilities `[2]` of this rank's rows (kept for the loss pass)."""
     share, pad = s.cfg.train.share_prefix, s.pad_id
     total = {"kl_sum": 0.0, "kl_n": 0.0}
+    refs: dict[int, torch.Tensor] = {}
     micro = s.cfg.train.micro_batch_size or len(idx)
     for rows, padding in s.backend.dist.micro_batches(len(idx), micro):
         sub = idx[rows]
         pairs = [(enc.prompts[i], enc.second[i]) for i in sub]
         with torch.no_grad():
             policy, _ = sequence_logps(s.backend.module, pairs, pad_id=pad, share_prefix=share)
-        ref = s.ref.logps(s.backend.module, enc, sub, split, pad_id=pad, share=share)[:, 1]
+        ref = s.ref.logps(s.backend.module, enc, sub, split, pad_id=pad, share=share)  # [b, 2]
+        refs.update(zip(sub, ref, strict=True))
         if not padding:
-            total["kl_sum"] += float((policy - ref).sum())
+            total["kl_sum"] += float((policy - ref[:, 1]).sum())
             total["kl_n"] += len(sub)
     total = s.backend.dist.all_reduce_sum(total)
-    return kto_baseline(torch.tensor([total["kl_sum"] / max(1.0, total["kl_n"])]))
+    return kto_baseline(torch.tensor([total["kl_sum"] / max(1.0, total["kl_n"])])), refs
 
 
 def _losses(
@@ -229,10 +143,11 @@ def _losses(
     n_rows: int,
     n_tokens: int,
 ) -> tuple[torch.Tensor, dict[str, float]]:
-    """The configured loss of one micro-batch; `policy`, `tokens` `[2b]` interleaved."""
+    """The configured loss of one micro-batch: `policy`, `tokens` `[2b]` interleaved for pairs,
+    `[b]` (the completions) for KTO; `ref` `[b, 2]`."""
     if algo.loss == "kto":
         assert ref is not None and labels is not None
-        logratio = policy[0::2] - ref[:, 0]  # [b]
+        logratio = policy - ref[:, 0]  # [b]
         loss, _ = kto_loss(
             logratio,
             labels,
@@ -242,7 +157,7 @@ def _losses(
             undesirable_weight=algo.undesirable_weight,
             global_rows=n_rows,
         )
-        r, lp, good = algo.beta * logratio.detach(), policy[0::2].detach(), labels.bool()
+        r, lp, good = algo.beta * logratio.detach(), policy.detach(), labels.bool()
         stats = {
             "sum/rewards/chosen": float(r[good].sum()),
             "sum/rewards/rejected": float(r[~good].sum()),
@@ -279,17 +194,21 @@ def preference_pass(
     gradients and the summed statistics match one process on the whole batch.
     """
     algo, share, pad = s.cfg.algo, s.cfg.train.share_prefix, s.pad_id
-    z0 = _kto_z0(s, enc, idx, split) if algo.loss == "kto" else 0.0
+    kto = algo.loss == "kto"
+    z0, kto_refs = _kto_z0(s, enc, idx, split) if kto else (0.0, {})
     n_tokens = sum(len(enc.first[i]) for i in idx)
     micro = s.cfg.train.micro_batch_size or len(idx)
     totals: dict[str, float] = {}
     for rows, padding in s.backend.dist.micro_batches(len(idx), micro):
         sub = idx[rows]
         model = s.backend.forward_model if grad else s.backend.module
+        seqs = [(enc.prompts[i], enc.first[i]) for i in sub] if kto else enc.rows(sub)
         with torch.set_grad_enabled(grad):
-            policy, tokens = sequence_logps(model, enc.rows(sub), pad_id=pad, share_prefix=share)
+            policy, tokens = sequence_logps(model, seqs, pad_id=pad, share_prefix=share)
         ref = None
-        if algo.needs_reference:
+        if kto:
+            ref = torch.stack([kto_refs[i] for i in sub])
+        elif algo.needs_reference:
             ref = s.ref.logps(s.backend.module, enc, sub, split, pad_id=pad, share=share)
         labels = None if enc.labels is None else torch.tensor([enc.labels[i] for i in sub])
         with torch.set_grad_enabled(grad):
@@ -302,7 +221,8 @@ def preference_pass(
             continue
         weight = len(sub) / len(idx)
         stats["loss"] = float(loss.detach()) / weight
-        stats["tokens"] = float(tokens.sum() + sum(2 * len(enc.prompts[i]) for i in sub)) / weight
+        seen = sum(2 * len(enc.prompts[i]) + len(enc.first[i]) + len(enc.second[i]) for i in sub)
+        stats["tokens"] = seen / weight  # both sequences of a row, prompts included
         for key, value in stats.items():
             scale = 1.0 if key.startswith(("sum/", "n/")) else weight
             totals[key] = totals.get(key, 0.0) + value * scale
@@ -393,20 +313,22 @@ def _reference(
     return _Reference(cache=cache, model=None)
 
 
-def _evaluate(s: _State, runtime: RewardRuntime, *, greedy: bool) -> dict[str, float]:
+def _evaluate(s: _State, runtime: RewardRuntime | None) -> dict[str, float]:
     """Held-out pairwise statistics (`eval/rewards/*`), and greedy accuracy with the mean
     completion length when asked and the rows name verifiers."""
     out: dict[str, float] = {}
     if s.held_out is not None:
         stats = preference_pass(s, s.held_out, list(range(len(s.held_out))), "eval", grad=False)
         out.update({f"eval/{k}": v for k, v in stats.items() if k != "tokens"})
-    if greedy and s.samples:
+    if runtime is not None and s.samples:
         out.update(_greedy(s, runtime))
     s.backend.module.train()
     return out
 
 
 def _greedy(s: _State, runtime: RewardRuntime) -> dict[str, float]:
+    from rlvr.evaluate import held_out_accuracy, score_model
+
     cfg, model, dist = s.cfg, s.backend.module, s.backend.dist
     if dist.world_size == 1:
         scored = score_model(
@@ -452,14 +374,25 @@ def train(cfg: DPOConfig) -> DPOResult:
         else (None, None)
     )
     samples = held_out_samples(held) if held is not None else []
-    run, resumed = open_trainer_run(
-        cfg.run,
-        cfg,
+    datasets = {"train": data_hash, **({"eval": eval_hash} if eval_hash else {})}
+    names = [x.verifier for x in samples]
+    a, b = cfg.algo, cfg.backend
+    contract = training_contract(
         stage="dpo",
-        datasets={"train": data_hash, **({"eval": eval_hash} if eval_hash else {})},
-        verifier_names=[x.verifier for x in samples],
-        dist=dist,
-    )
+        datasets=datasets,
+        verifier_names=names,
+        algorithm={"loss": a.loss, "beta": a.beta, "label_smoothing": a.label_smoothing,
+                   "gamma": a.gamma, "lr": cfg.optim.lr, "batch_size": cfg.train.batch_size},
+        kl_budget=None,
+        max_steps=cfg.train.max_steps,
+        max_seconds=cfg.train.max_seconds,
+        backend={"kind": b.kind, "zero_stage": b.zero_stage if b.kind == "deepspeed" else None},
+        world_size=dist.world_size,
+    )  # fmt: skip
+    run, resumed = open_trainer_run(
+        cfg.run, cfg, stage="dpo", datasets=datasets, verifier_names=names, dist=dist,
+        contract=contract,
+    )  # fmt: skip
     model, tokenizer = load_policy(cfg.model, checkpoint=resumed.path if resumed else None)
     model.train()
     t = cfg.train
@@ -522,12 +455,12 @@ def _loop(
     stopped_by: Literal["max_steps", "max_seconds"] = "max_steps"
     evaluated_at = -1
     with (
-        open_runtime(s.cfg.reward) as runtime,
+        _reward_runtime(s) as runtime,
         tqdm(total=t.max_steps, initial=step, desc=s.cfg.algo.loss, dynamic_ncols=True,
              disable=not s.backend.dist.is_main) as bar,
     ):  # fmt: skip
         if fresh and (s.held_out is not None):
-            start_metrics = _evaluate(s, runtime, greedy=True)
+            start_metrics = _evaluate(s, runtime)
             before = after = start_metrics.get("eval/accuracy")
             reward_acc = start_metrics.get("eval/rewards/accuracies")
             s.run.log(0, start_metrics)
@@ -552,7 +485,7 @@ def _loop(
                 metrics.update({"train/grad_norm": grad_norm, "train/lr": s.backend.lr(),
                                 "time/step_s": elapsed, "time/trained_s": trained_s})  # fmt: skip
             if s.held_out is not None and (step % t.eval_every == 0 or step == t.max_steps):
-                metrics.update(_evaluate(s, runtime, greedy=True))
+                metrics.update(_evaluate(s, runtime))
                 after = metrics.get("eval/accuracy", after)
                 reward_acc = metrics.get("eval/rewards/accuracies", reward_acc)
                 evaluated_at = step
@@ -565,11 +498,21 @@ def _loop(
                     extra={"cursor": s.batches.cursor}, keep=t.keep_checkpoints,
                 )  # fmt: skip
         if s.held_out is not None and evaluated_at != step and step > 0:
-            last = _evaluate(s, runtime, greedy=True)
+            last = _evaluate(s, runtime)
             after = last.get("eval/accuracy", after)
             reward_acc = last.get("eval/rewards/accuracies", reward_acc)
             s.run.log(step, last)
     return before, after, reward_acc, step, stopped_by, trained_s
+
+
+def _reward_runtime(s: _State) -> Any:
+    """The reward runtime for greedy accuracy, opened only when held-out rows name verifiers
+    (imported here: a run without them never loads the verifiers' libraries)."""
+    if not s.samples:
+        return nullcontext(None)
+    from rlvr.distributed import open_runtime
+
+    return open_runtime(s.cfg.reward)
 
 
 def _eval_line(step: int, metrics: dict[str, float]) -> str:

@@ -97,6 +97,7 @@ def test_sft_lora_resumes_its_adapters(tmp_path: Path, tiny_model: Path) -> None
     }
     sft.train(load_config(write_config(tmp_path / "sft.yaml", data)))
     data["train"]["max_steps"] = 3
+    data["run"]["accept_contract_change"] = True
     result = sft.train(load_config(write_config(tmp_path / "sft.yaml", data)))
     assert result.steps == 3 and is_adapter_dir(result.final)
     losses = [r["train/loss"] for r in lines(tmp_path / "runs/sft-lora") if "train/loss" in r]
