@@ -66,13 +66,15 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from rlvr.config import load_config, to_dict
-    from rlvr.trainers.pipeline import PipelineConfig, run_pipeline
+    from rlvr.trainers.pipeline import PipelineConfig, accuracy_table, run_pipeline, stage_names
 
     config: object = load_config(args.pipeline, overrides=args.overrides)
     if not isinstance(config, PipelineConfig):
         raise CommandError(f"{args.pipeline}: expected `stage: pipeline`")
-    for result in run_pipeline(config):
+    results = run_pipeline(config)
+    for result in results:
         print(json.dumps(to_dict(result), indent=2))
+    print("\n" + accuracy_table(stage_names(config), results))
     return 0
 
 

@@ -26,8 +26,16 @@ TRAINERS: dict[str, str] = {
     "grpo": "rlvr.trainers.grpo:train",
     "dpo": "rlvr.trainers.dpo:train",
     "reward_model": "rlvr.trainers.reward_model:train",
+    "ppo": "rlvr.trainers.ppo:train",
 }
 """Trainable stage -> `module:function(config)` running it; the result has a `final` path."""
+
+HELD_OUT_FIELDS: dict[str, str] = {
+    "sft": "eval_accuracy",
+    "dpo": "accuracy_after",
+    "grpo": "accuracy_after",
+}
+"""Stage -> the field of its result that holds held-out accuracy at its end (`rlvr run` table)."""
 
 
 @dataclass(frozen=True)
@@ -78,3 +86,23 @@ def run_pipeline(cfg: PipelineConfig) -> list[Any]:
             config = load_config(st.config, overrides=[*overrides[:-1], f"model.path={previous}"])
         results.append(run_stage(config, stage))
     return results
+
+
+def stage_names(cfg: PipelineConfig) -> list[str]:
+    """The `stage:` of each stage config, in order."""
+    return [read_stage(st.config) for st in cfg.stages]
+
+
+def accuracy_table(stages: list[str], results: list[Any]) -> str:
+    """A text table of held-out accuracy after each stage (`-` where a stage measures none)."""
+    rows = [("#", "stage", "held-out accuracy", "final model")]
+    for i, (stage, result) in enumerate(zip(stages, results, strict=True), start=1):
+        field = HELD_OUT_FIELDS.get(stage)
+        accuracy = getattr(result, field) if field is not None else None
+        shown = "-" if accuracy is None else f"{accuracy:.3f}"
+        rows.append((str(i), stage, shown, str(result.final)))
+    widths = [max(len(r[c]) for r in rows) for c in range(3)]
+    return "\n".join(
+        "  ".join(cell.ljust(w) for cell, w in zip(r[:3], widths, strict=True)) + "  " + r[3]
+        for r in rows
+    )
