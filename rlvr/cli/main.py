@@ -51,19 +51,6 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_eval(args: argparse.Namespace) -> int:
-    from rlvr.config import load_config
-    from rlvr.evaluate import EvalConfig, evaluate
-
-    config: object = load_config(args.config, overrides=args.overrides)
-    if not isinstance(config, EvalConfig):
-        raise CommandError(f"{args.config}: expected `stage: eval`, got {type(config).__name__}")
-    result = evaluate(config)
-    print(f"accuracy {result.accuracy:.3f} over {result.n} rows; results in {result.run_dir}")
-    print(json.dumps(result.counts, sort_keys=True))
-    return 0
-
-
 def cmd_run(args: argparse.Namespace) -> int:
     from rlvr.config import load_config, to_dict
     from rlvr.trainers.pipeline import PipelineConfig, accuracy_table, run_pipeline, stage_names
@@ -162,11 +149,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="pipeline-level overrides")
     p.set_defaults(handler=cmd_run)
 
-    p = sub.add_parser("eval", help="generate and score a dataset with its verifiers")
-    _config_args(p)
-    p.set_defaults(handler=cmd_eval)
-
+    from rlvr.cli.evaluate import add_eval_command
     from rlvr.cli.verify import add_verify_commands
+
+    add_eval_command(sub)
 
     add_verify_commands(sub)
 

@@ -69,7 +69,9 @@ def test_observe_adds_statistics_records_events_and_writes_samples(tmp_path: Pat
     assert sorted(p.name for p in (tmp_path / "samples").iterdir()) == [
         "step_2.jsonl", "step_4.jsonl", "step_6.jsonl",
     ]  # fmt: skip
-    rows = [json.loads(line) for line in (tmp_path / "samples/step_6.jsonl").read_text().splitlines()]
+    rows = [
+        json.loads(line) for line in (tmp_path / "samples/step_6.jsonl").read_text().splitlines()
+    ]
     assert [(r["quartile"], r["reward"]) for r in rows] == [("top", 1.0), ("bottom", 0.0)]
 
 

@@ -9,8 +9,8 @@ import pytest
 import yaml
 
 from rlvr.config import load_config
-from rlvr.runs import RunError, create_run
 from rlvr.config.sections import RunConfig
+from rlvr.runs import RunError, create_run
 
 
 def test_run_directory_contents(tmp_path: Path) -> None:
