@@ -59,9 +59,11 @@ def test_unknown_target_and_zero3_are_one_line_errors(tiny_model: Path) -> None:
     bad = ModelConfig(str(tiny_model), lora=LoRAConfig(target_modules=("q_proj", "attn_qkv")))
     with pytest.raises(ValueError, match=r"'attn_qkv' matches no module of .*; its linear mod"):
         load_policy(bad)
-    with pytest.raises(ValueError, match=r"model\.lora with DeepSpeed ZeRO-3 is not supported"):
-        check_lora_backend(LoRAConfig(), backend=BackendConfig(kind="deepspeed", zero_stage=3))
-    check_lora_backend(LoRAConfig(), backend=BackendConfig(kind="deepspeed", zero_stage=2))
+    zero3 = BackendConfig(kind="deepspeed", zero_stage=3)
+    with pytest.raises(ValueError, match=r"model\.lora\.save_merged with DeepSpeed ZeRO-3 is not"):
+        check_lora_backend(LoRAConfig(save_merged=True), backend=zero3)
+    check_lora_backend(LoRAConfig(), backend=zero3)
+    check_lora_backend(LoRAConfig(save_merged=True), backend=BackendConfig(kind="deepspeed"))
 
 
 def test_dpo_lora_starts_at_log_2_and_saves_adapters_and_merged(
