@@ -245,3 +245,27 @@ class StepKLController:
             self.value *= self.factor
         elif current_kl < self.target / self.factor:
             self.value /= self.factor
+
+
+KLControllerKind = Literal["fixed", "adaptive", "step"]
+
+
+def make_kl_controller(
+    kind: KLControllerKind, *, beta: float, target: float | None = None, horizon: int = 10000
+) -> KLController:
+    """The controller called ``kind``, starting at ``beta``.
+
+    Raises:
+        ValueError: an unknown kind, or ``adaptive`` / ``step`` without a ``target``.
+
+    Example:
+        >>> make_kl_controller("step", beta=0.1, target=2.0).value
+        0.1
+    """
+    if kind == "fixed":
+        return FixedKLController(beta)
+    if kind not in ("adaptive", "step") or target is None:
+        raise ValueError(f"KL controller {kind!r}: need fixed, or adaptive / step with a target")
+    if kind == "adaptive":
+        return AdaptiveKLController(init_kl_coef=beta, target=target, horizon=horizon)
+    return StepKLController(init_kl_coef=beta, target=target)

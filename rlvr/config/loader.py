@@ -38,6 +38,7 @@ STAGES: dict[str, str] = {
     "grpo": "rlvr.trainers.grpo:GRPOConfig",
     "dpo": "rlvr.trainers.dpo:DPOConfig",
     "reward_model": "rlvr.trainers.reward_model:RewardModelConfig",
+    "ppo": "rlvr.trainers.ppo:PPOConfig",
     "pipeline": "rlvr.trainers.pipeline:PipelineConfig",
 }
 """Stage name (the YAML's `stage:` key) -> `module:Class` of its config dataclass."""

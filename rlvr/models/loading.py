@@ -12,7 +12,7 @@ from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel
 from transformers import PreTrainedTokenizerBase as Tokenizer
 
 from rlvr.config.sections import ModelConfig
-from rlvr.models.lora import adapter_base, apply_lora, is_adapter_dir, load_adapter_dir
+from rlvr.models.lora import adapter_base, apply_lora, is_adapter_dir, is_lora, load_adapter_dir
 from rlvr.models.tiny import CONFIG_FILE, PRESETS, build_tiny
 from rlvr.models.versions import check_supported
 
@@ -61,6 +61,22 @@ def load_policy(
             return load_adapter_dir(checkpoint, model, trainable=True), tokenizer
         model = apply_lora(model, cfg.lora, where=cfg.path)
     return model, tokenizer
+
+
+def load_weights(model: Any, path: str | Path) -> None:
+    """Put the weights of the HF directory `path` (a checkpoint of `model`: full weights, or
+    peft adapters when `model` has them) into `model` in place, e.g. to roll a run back."""
+    path = Path(path)
+    if is_lora(model):
+        from peft import set_peft_model_state_dict
+        from safetensors.torch import load_file
+
+        set_peft_model_state_dict(model, load_file(str(path / "adapter_model.safetensors")))
+        return
+    from safetensors.torch import load_file
+
+    for file in sorted(path.glob("*.safetensors")):
+        model.load_state_dict(load_file(str(file)), strict=False)
 
 
 def _check_model_path(name: str) -> None:

@@ -60,8 +60,13 @@ def save_checkpoint(
     tokenizer: Any,
     extra: dict[str, Any] | None = None,
     keep: int = 2,
+    parts: Mapping[str, TrainBackend] | None = None,
 ) -> Path:
     """Write checkpoint `step` and point `latest` at it; keep the newest `keep` checkpoints.
+
+    `parts` are further models trained beside the main one (PPO's critic): each is written to
+    the sub-directory of its name (HF weights and its backend state), and what its backend
+    returns goes to `state["parts"][name]` (see `load_part_state`).
 
     Collective: every rank of a distributed backend calls it; rank 0 writes the files.
     """
@@ -75,6 +80,10 @@ def save_checkpoint(
     backend.dist.barrier()
     backend.save_pretrained(tmp)
     backend_state = backend.save_state(tmp)
+    part_states = {}
+    for part_name, part in (parts or {}).items():
+        part.save_pretrained(tmp / part_name)
+        part_states[part_name] = part.save_state(tmp / part_name)
     backend.dist.barrier()
     if main:
         tokenizer.save_pretrained(tmp)
@@ -84,6 +93,7 @@ def save_checkpoint(
             "python_rng": random.getstate(),
             "torch_rng": torch.get_rng_state(),
             "extra": extra or {},
+            "parts": part_states,
         }
         torch.save(state, tmp / STATE_FILE)
         shutil.rmtree(final, ignore_errors=True)
@@ -199,6 +209,30 @@ def restore_training(resumed: Resumed | None, run: Run, backend: TrainBackend) -
     if backend.dist.is_main:
         truncate_metrics(run.dir / "metrics.jsonl", resumed.step)
     return resumed.step, int(resumed.state["extra"]["cursor"])
+
+
+def load_part_state(resumed: Resumed, name: str, backend: TrainBackend) -> None:
+    """Restore the optimizer and scheduler state of part `name` of a checkpoint (its weights
+    load from `resumed.path / name`)."""
+    backend.load_state(resumed.path / name, resumed.state["parts"][name])
+
+
+def rewind(checkpoints: Path, before: int) -> Path | None:
+    """Go back to the newest complete checkpoint of a step below `before`: later ones are
+    deleted and `latest` points at it. Rank 0 calls it; then every rank may `load_latest`.
+    Returns its directory, or None (nothing changed) when there is none."""
+    steps = sorted(checkpoints.glob("step-*"))
+    kept = [p for p in steps if int(p.name.split("-")[-1]) < before]
+    target = next((p for p in reversed(kept) if (p / STATE_FILE).exists()), None)
+    if target is None:
+        return None
+    for later in steps:
+        if later.name > target.name:
+            shutil.rmtree(later, ignore_errors=True)
+    pointer = checkpoints / f".{LATEST}.tmp"
+    pointer.write_text(target.name + "\n")
+    os.replace(pointer, checkpoints / LATEST)
+    return target
 
 
 def save_final(run: Run, backend: TrainBackend, tokenizer: Any) -> Path:

@@ -34,6 +34,7 @@ HELD_OUT_FIELDS: dict[str, str] = {
     "sft": "eval_accuracy",
     "dpo": "accuracy_after",
     "grpo": "accuracy_after",
+    "ppo": "accuracy_after",
 }
 """Stage -> the field of its result that holds held-out accuracy at its end (`rlvr run` table)."""
 

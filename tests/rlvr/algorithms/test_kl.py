@@ -16,6 +16,7 @@ from rlvr.algorithms.kl import (
     entropy_from_logits,
     kl_estimate,
     kl_reward,
+    make_kl_controller,
 )
 
 LN2 = math.log(2.0)
@@ -163,3 +164,12 @@ def test_kl_reward_puts_the_score_on_each_rows_last_token_and_beta_kl_on_every_t
     assert float(k3[1, 0]) == pytest.approx(math.exp(-1.0) - 1.0 + 1.0)
     with pytest.raises(ValueError, match="beta"):
         kl_reward(scores, lp, ref, mask, beta=-0.1)
+
+
+def test_controllers_by_name() -> None:
+    assert isinstance(make_kl_controller("fixed", beta=0.0), FixedKLController)
+    adaptive = make_kl_controller("adaptive", beta=0.1, target=6.0, horizon=100)
+    assert isinstance(adaptive, AdaptiveKLController) and adaptive.horizon == 100
+    assert isinstance(make_kl_controller("step", beta=0.1, target=6.0), StepKLController)
+    with pytest.raises(ValueError, match="target"):
+        make_kl_controller("adaptive", beta=0.1)
