@@ -34,6 +34,8 @@ def test_run_directory_contents(tmp_path: Path) -> None:
         "output_dir": str(tmp_path),
         "seed": 5,
         "overwrite": False,
+        "loggers": [],
+        "accept_contract_change": False,
     }
     manifest = json.loads((run.dir / "manifest.json").read_text())
     assert manifest["seed"] == 5 and manifest["datasets"] == {"eval": "abc123"}
