@@ -25,6 +25,10 @@ PANELS: dict[str, tuple[str, ...]] = {
     "entropy": ("train/entropy",),
     "in-group diversity": ("group/distinct",),
     "zero-variance groups": ("rollout/zero_variance_share",),
+    "KL per completion (PPO)": ("kl/mean",),
+    "KL coefficient beta (PPO)": ("kl/beta",),
+    "reward-model score": ("reward/model_mean",),
+    "value explained variance (PPO)": ("value/explained_variance",),
 }
 """Panel name -> metrics drawn in it (those a run did not log are skipped)."""
 

@@ -27,7 +27,9 @@ Deviations from the papers, and choices where they are silent:
   - A value head shares the policy's forward pass (no shared-prefix trick there) and its loss is
     added with `critic.vf_coef`; a separate critic has its own optimizer (`critic.lr`) and its
     value loss is not scaled.
-  - `advantages/mean` and `returns/mean` are logged before whitening, over completion tokens.
+  - `advantages/mean` and `returns/mean` are logged before whitening, over completion tokens;
+    `reward/mean` is the mean sequence score the policy is trained on (the rows' verifiers
+    keep theirs in `reward/<verifier>/mean`), so the monitors see the trained reward.
 """
 
 from __future__ import annotations
@@ -69,7 +71,7 @@ from rlvr.monitors import Watch, open_watch
 from rlvr.rewards import RewardRuntime
 from rlvr.rollout.build import Rollout, check_engine, open_rollout
 from rlvr.rollout.collect import RoundConfig, collect
-from rlvr.rollout.groups import Rollouts, rollout_metrics, token_batch
+from rlvr.rollout.groups import Rollouts, rollout_metrics, sampling_logprobs, token_batch
 from rlvr.runs import Run, seed_everything
 from rlvr.runs import checkpoint as ckpt
 from rlvr.runs.report import write_run_report
@@ -110,8 +112,8 @@ def sequence_scores(
         scores = scores - cfg.missing_eos_penalty * (~stopped).float()
     scores = scores - cfg.length_penalty * lengths.float()
     metrics["reward/masked_rows"] = float((~keep).sum())
-    if bool(keep.any()):
-        metrics["reward/score_mean"] = float(scores[keep].mean())
+    if bool(keep.any()):  # what the policy is trained on (the verifiers': reward/<name>/mean)
+        metrics["reward/mean"] = float(scores[keep].mean())
     return torch.where(keep, scores, torch.zeros_like(scores)), keep, metrics
 
 
@@ -187,6 +189,8 @@ def _prepare(s: _State, cfg: PPOConfig, r: Rollouts) -> _Prepared:
         raw_adv = returns = discounted_returns(rewards, mask, gamma=g)
     adv = whiten(raw_adv, mask) if s.preset.whiten_advantages else raw_adv
     kl_mean = float(kl.sum(1)[keep].mean()) if bool(keep.any()) else 0.0
+    gap = (old - sampling_logprobs(r, batch, first)).abs()  # [N, W]: trainer vs engine
+    metrics["rollout/logprob_gap"] = float(masked_mean(gap, mask))
     metrics.update(
         {
             "kl/mean": kl_mean,

@@ -274,3 +274,69 @@ def test_a_resumed_run_continues_as_an_uninterrupted_one(tmp_path: Path, tiny_mo
         for key, value in want.items():
             if isinstance(value, float) and math.isfinite(value):
                 assert got[key] == pytest.approx(value, rel=1e-5, abs=1e-7), (got["step"], key)
+
+
+DS_KEYS = ("kl/mean", "train/loss", "train/grad_norm", "value/loss", "value/grad_norm")
+
+
+@pytest.mark.parametrize(
+    ("stage", "critic"),
+    [
+        pytest.param(2, "separate", marks=pytest.mark.slow),
+        pytest.param(3, "head", marks=pytest.mark.slow),
+    ],
+    ids=["zero2-separate", "zero3-head"],
+)
+def test_two_deepspeed_ranks_match_the_torch_backend(
+    tmp_path: Path, tiny_model: Path, stage: int, critic: str
+) -> None:
+    """Both ranks sample the whole batch (`data_parallel: false`), as one process does, and
+    each trains on its half: losses, gradient norms, the policy and the critic match."""
+    pytest.importorskip("deepspeed")
+    from tests.rlvr.backends._launch import launch, metrics
+
+    configs = {}
+    for name, backend in (("torch", {}), ("ds", {"kind": "deepspeed", "zero_stage": stage})):
+        data = ppo_data(tmp_path, tiny_model, name)
+        data.pop("eval_data")
+        data["algo"] = {**data["algo"], "mini_batch_size": 4, "micro_batch_size": 2}
+        data["rollout"] = {"max_new_tokens": 6, "data_parallel": False}
+        data["critic"] = {"kind": critic}
+        configs[name] = write_config(tmp_path / f"{name}.yaml", {**data, "backend": backend})
+    train(load_config(configs["torch"]))
+    launch(configs["ds"], 2)
+    for key in DS_KEYS[: None if critic == "separate" else -1]:  # a head has no optimizer
+        want = metrics(tmp_path / "runs/torch", key)
+        assert len(want) == 2, key
+        torch.testing.assert_close(
+            metrics(tmp_path / "runs/ds", key), want, rtol=1e-4, atol=1e-6, msg=key
+        )
+    for part in ("", "critic/") if critic == "separate" else ("",):
+        ref, got = (
+            _weights(tmp_path / f"runs/torch/final/{part}"),
+            _weights(tmp_path / f"runs/ds/final/{part}"),
+        )
+        assert ref.keys() == got.keys()
+        for key in ref:
+            torch.testing.assert_close(got[key], ref[key], rtol=1e-4, atol=1e-5, msg=key)
+    assert (tmp_path / "runs/ds/checkpoints/step-00000002/critic").is_dir() == (
+        critic == "separate"
+    )
+
+
+@pytest.mark.vllm
+def test_vllm_rollouts_stay_in_sync_with_the_trained_policy(
+    tmp_path: Path, tiny_model: Path
+) -> None:
+    pytest.importorskip("vllm")
+    data = ppo_data(tmp_path, tiny_model, "vllm")
+    data.pop("eval_data")
+    data["rollout"] = {"max_new_tokens": 6, "engine": "vllm"}
+    result = train(ppo_config(tmp_path, data))
+    steps = [r for r in rows(tmp_path / "runs/vllm") if "policy/clipfrac" in r]
+    assert [r["sync/count"] for r in steps] == [1, 2]
+    # sampled on the weights the trainer holds: the engine's log-probs are the trainer's
+    assert all(r["rollout/logprob_gap"] < 1e-3 for r in steps)
+    assert not torch.equal(
+        _weights(tiny_model)["lm_head.weight"], _weights(Path(result.final))["lm_head.weight"]
+    )
