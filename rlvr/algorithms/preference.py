@@ -27,6 +27,10 @@ Implementation details:
     6. Bradley-Terry (Ouyang et al. 2022, https://arxiv.org/abs/2203.02155, eq. 1):
        ``-log sigmoid(s_w - s_l - margin)`` (Llama 2 margin), plus ``center * (s_w + s_l)^2``
        (Eisenstein et al. 2023 reward centring, TRL's ``center_rewards_coefficient``).
+    7. RPO (Pang et al. 2024, https://arxiv.org/abs/2404.19733, eq. 1): ``sft_weight`` adds the
+       chosen completion's token-mean NLL (normalised by ``global_chosen_tokens``) to DPO, IPO
+       or SimPO, which keeps the chosen side's likelihood from falling with the rejected one's
+       (TRL's ``loss_type=["sigmoid", "sft"]`` with ``loss_weights``).
 """
 
 from __future__ import annotations
@@ -102,6 +106,7 @@ def pair_loss(
     gamma: float = 0.0,
     global_pairs: int | None = None,
     global_chosen_tokens: int | None = None,
+    sft_weight: float = 0.0,
 ) -> tuple[Tensor, Stats]:
     """One paired preference loss by name, over ``B`` pairs.
 
@@ -115,7 +120,8 @@ def pair_loss(
         label_smoothing: cDPO's label-flip probability (sigmoid and simpo).
         gamma: SimPO's target margin.
         global_pairs: Pairs in the whole batch (micro-batch invariance).
-        global_chosen_tokens: Chosen tokens in the whole batch (ORPO's NLL term).
+        global_chosen_tokens: Chosen tokens in the whole batch (ORPO's and RPO's NLL term).
+        sft_weight: RPO's weight of the chosen NLL added to sigmoid, ipo or simpo (detail 7).
 
     Returns:
         ``(loss, stats)``: ``rewards/chosen``, ``rewards/rejected``, ``rewards/margins``,
@@ -150,6 +156,11 @@ def pair_loss(
         loss = nll - beta * F.logsigmoid(log_odds).sum() / n
         reward_c, reward_r = beta * avg_c, beta * avg_r
         stats = {"nll": float(nll.detach()), "log_odds": float(log_odds.detach().mean())}
+    if sft_weight and loss_type != "orpo":
+        tokens = _normaliser(int(chosen_tokens.sum()), global_chosen_tokens)
+        nll = -chosen.sum() / tokens
+        loss = loss + sft_weight * nll
+        stats["nll"] = float(nll.detach())
     stats.update(_pair_stats(reward_c, reward_r))
     stats["logps/chosen"] = float(chosen.detach().mean())
     stats["logps/rejected"] = float(rejected.detach().mean())

@@ -181,6 +181,7 @@ def _losses(
         gamma=algo.gamma,
         global_pairs=n_rows,
         global_chosen_tokens=n_tokens,
+        sft_weight=algo.sft_weight,
     )
     return loss, stats
 
@@ -382,7 +383,8 @@ def train(cfg: DPOConfig) -> DPOResult:
         datasets=datasets,
         verifier_names=names,
         algorithm={"loss": a.loss, "beta": a.beta, "label_smoothing": a.label_smoothing,
-                   "gamma": a.gamma, "lr": cfg.optim.lr, "batch_size": cfg.train.batch_size},
+                   "gamma": a.gamma, "sft_weight": a.sft_weight, "lr": cfg.optim.lr,
+                   "batch_size": cfg.train.batch_size},
         kl_budget=None,
         max_steps=cfg.train.max_steps,
         max_seconds=cfg.train.max_seconds,

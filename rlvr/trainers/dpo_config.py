@@ -36,6 +36,9 @@ class DPOAlgoConfig:
     simpo)."""
     gamma: float = 0.5
     """SimPO's target reward margin."""
+    sft_weight: float = 0.0
+    """RPO: weight of the chosen completions' token-mean NLL added to sigmoid, ipo or simpo
+    (TRL's `rpo_alpha`); it keeps DPO from lowering the chosen side's likelihood."""
     desirable_weight: float = 1.0
     """KTO's weight of desirable rows (lambda_D)."""
     undesirable_weight: float = 1.0
@@ -54,6 +57,8 @@ class DPOAlgoConfig:
             raise ValueError("algo.label_smoothing must be in [0, 0.5)")
         if self.label_smoothing and self.loss not in ("sigmoid", "simpo"):
             raise ValueError("algo.label_smoothing applies to loss sigmoid or simpo only")
+        if self.sft_weight < 0 or (self.sft_weight and self.loss in ("kto", "orpo")):
+            raise ValueError("algo.sft_weight must be >= 0 and applies to sigmoid, ipo, simpo")
         if self.desirable_weight <= 0 or self.undesirable_weight <= 0:
             raise ValueError("algo.desirable_weight and undesirable_weight must be positive")
 

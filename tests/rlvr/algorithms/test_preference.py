@@ -121,6 +121,20 @@ def test_orpo_by_hand() -> None:
     assert stats["nll"] == pytest.approx(LN2) and stats["log_odds"] == pytest.approx(math.log(3))
 
 
+def test_rpo_adds_the_chosen_token_mean_nll() -> None:
+    # dpo_inputs: DPO loss (log(1 + e^-0.2) + log 2) / 2; chosen sums -1 and -5 over 1 token
+    # each: token-mean NLL 3; weight 0.5 adds 1.5. A micro-batch of pair 1 alone, normalised by
+    # the whole batch (2 pairs, 2 tokens): (log(1 + e^-0.2) + 0.5 * 1) / 2.
+    loss, stats = pair_loss("sigmoid", beta=0.1, sft_weight=0.5, **dpo_inputs())
+    assert float(loss) == pytest.approx((math.log1p(math.exp(-0.2)) + LN2) / 2 + 1.5)
+    assert stats["nll"] == pytest.approx(3.0)
+    first = {k: v[:1] for k, v in dpo_inputs().items()}
+    part, _ = pair_loss(
+        "sigmoid", beta=0.1, sft_weight=0.5, global_pairs=2, global_chosen_tokens=2, **first
+    )
+    assert float(part) == pytest.approx((math.log1p(math.exp(-0.2)) + 0.5 * 1.0) / 2)
+
+
 def test_kto_by_hand() -> None:
     # z0 = 0.5, beta 1: desirable r = 1 loses 1 - sigmoid(0.5) = 0.377541; undesirable r = -1
     # loses 1 - sigmoid(1.5) = 0.182426, weighted 2
