@@ -154,7 +154,12 @@ def test_dynamic_sampling_drops_flat_groups_and_refills(tmp_path: Path, tiny_mod
         r, stats = collect(rollout, runtime, Batches(8, 0), samples, rounds, step=0)
     assert engine.calls == 2 and len(r.groups) == 2
     assert r.scores.tolist() == [1.0, 0.0, 0.0, 1.0]
-    assert stats == {"rollout/rounds": 2, "rollout/dropped_groups": 2, "rollout/refill_short": 0}
+    assert stats == {
+        "rollout/rounds": 2,
+        "rollout/dropped_groups": 2,
+        "rollout/refill_short": 0,
+        "rollout/zero_variance_share": 0.5,  # 2 flat groups of the 4 sampled over both rounds
+    }
 
 
 def test_algo_overrides_apply_on_top_of_preset() -> None:
