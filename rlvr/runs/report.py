@@ -89,6 +89,37 @@ def plot_runs(runs: Mapping[str, Path], out: Path, *, title: str = "") -> Path:
     return out
 
 
+def plot_pairs(
+    runs: Mapping[str, Path], pairs: Sequence[tuple[str, str]], out: Path, *, title: str = ""
+) -> Path:
+    """One PNG with a panel per `(x, y)` metric pair (`x` may be `step`): each labelled run is
+    one line of `y` against `x`, over the steps that logged both (e.g. reward-model score
+    against KL to the reference)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    data = {label: read_metrics(path) for label, path in runs.items()}
+    fig, axes = plt.subplots(1, len(pairs), figsize=(4.8 * len(pairs), 3.6), squeeze=False)
+    for ax, (x, y) in zip(axes.flat, pairs, strict=True):
+        for label, rows in data.items():
+            points = [(r[x], r[y]) for r in rows if r.get(x) is not None and r.get(y) is not None]
+            if points:
+                ax.plot(*zip(*points, strict=True), marker=".", label=label)
+        ax.set_xlabel(x)
+        ax.set_ylabel(y)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, dpi=110)
+    plt.close(fig)
+    return out
+
+
 def write_summary(out: Path, title: str, rows: Sequence[tuple[str, str]], plot: Path) -> Path:
     """A Markdown report: a table of (what, value) rows and the plot."""
     lines = [f"# {title}", "", "| | |", "| --- | --- |"]
@@ -151,10 +182,25 @@ def write_html(
     return out
 
 
+def _summary_rows(run_dir: Path) -> list[tuple[str, str]]:
+    """Rows from the run's `summary.json` and the training contract in its manifest."""
+    rows = []
+    summary = run_dir / "summary.json"
+    if summary.exists():
+        rows += [(str(k), json.dumps(v)) for k, v in json.loads(summary.read_text()).items()]
+    manifest = run_dir / "manifest.json"
+    contract = json.loads(manifest.read_text()).get("contract") if manifest.exists() else None
+    for key, value in (contract or {}).items():
+        rows.append((f"contract: {key}", json.dumps(value, sort_keys=True)))
+    return rows
+
+
 def write_run_report(run_dir: Path, title: str, rows: Sequence[tuple[str, str]] = ()) -> Path:
-    """`report/` of one run: `metrics.png`, `report.md` and `report.html`, with the summary
-    rows given, the monitor events, and links to the run's samples. Returns the HTML page."""
+    """`report/` of one run: `metrics.png`, `report.md` and `report.html`, with the rows given,
+    the run's `summary.json` and training contract, the monitor events, and links to the run's
+    samples. Returns the HTML page."""
     run_dir = Path(run_dir)
+    rows = [*rows, *_summary_rows(run_dir)]
     report = run_dir / "report"
     plot = plot_runs({run_dir.name: run_dir}, report / "metrics.png", title=title)
     events = _events(run_dir)
