@@ -139,7 +139,7 @@ def _suite(args: argparse.Namespace, suite: Any) -> int:
             name=args.name,
             overwrite=args.overwrite,
         )
-    except RunError as exc:
+    except (RunError, ImportError) as exc:  # an existing run directory; vLLM not installed
         raise CommandError(str(exc)) from None
     print(outcome.table())
     rate = outcome.a.samples / outcome.a.generate_s if outcome.a.generate_s else 0.0

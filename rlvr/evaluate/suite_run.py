@@ -91,13 +91,15 @@ def open_engine(engine: Engine, model_path: str, *, seed: int, batch_size: int) 
     """The rollout engine sampling from `model_path` (loaded here; one-line error if it is not a
     model)."""
     check_model_dir(model_path)
-    model, tokenizer = load_policy(ModelConfig(model_path))
-    model.eval()
     if engine == "hf":
-        return HFEngine(model, tokenizer, batch_size=batch_size)
-    from rlvr.rollout.vllm import VLLMEngine
+        model, tokenizer = load_policy(ModelConfig(model_path))
+        return HFEngine(model.eval(), tokenizer, batch_size=batch_size)
+    from transformers import AutoTokenizer
 
-    return VLLMEngine(model_path, tokenizer, seed=seed)
+    from rlvr.rollout.vllm import VLLMEngine, import_vllm
+
+    import_vllm()  # one line saying how to install it, before anything loads
+    return VLLMEngine(model_path, AutoTokenizer.from_pretrained(model_path), seed=seed)
 
 
 def _task_values(

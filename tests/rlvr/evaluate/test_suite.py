@@ -143,3 +143,17 @@ def test_a_model_path_that_is_not_a_model_is_one_line(
     err = capsys.readouterr().err.strip()
     assert "holds no model (no config.json)" in err and "\n" not in err
     assert not (tmp_path / "eval-t").exists()
+
+
+@pytest.mark.vllm
+def test_a_suite_samples_through_vllm(tmp_path: Path, tiny_model: Path) -> None:
+    pytest.importorskip("vllm")
+    out = evaluate_suite(
+        load_suite(write_suite(tmp_path)),
+        str(tiny_model),
+        engine="vllm",
+        output_dir=tmp_path / "runs",
+    )
+    [task] = out.a.tasks
+    assert out.a.engine == "vllm" and out.a.samples == 8 and task.samples_per_s > 0
+    assert set(task.estimates) == {"accuracy", "mean_reward", "pass@2", "maj@2"}
