@@ -22,6 +22,11 @@ Implementation details:
      `SEQ_CLS`); a run's `final/` then holds both, and `load_reward_model` merges them into
      the base named in the adapter config (with `model.lora.save_merged`, `final/merged` is a
      plain reward model for other tools).
+  5. Shared prompts (`pair_scores`): the prompt part both sides of a pair hold runs once, and
+     its keys and values are repeated for the two sides (`DynamicCache.batch_select_indices`,
+     differentiable, so gradients reach the prompt from both). Right padding keeps every
+     prompt column a real token, so positions are the column indices in both passes, and the
+     classifier finds each row's last real token in the second pass's ids.
 """
 
 from __future__ import annotations
@@ -39,6 +44,7 @@ from transformers import PreTrainedTokenizerBase as Tokenizer
 
 from rlvr.config.sections import ModelConfig
 from rlvr.data.types import Prompt
+from rlvr.models.kv_cache import CACHE_KEYWORD, new_cache
 from rlvr.models.loading import ModelNotFoundError
 from rlvr.models.lora import (
     ADAPTER_CONFIG,
@@ -166,6 +172,30 @@ def _classifier(path: str, cfg: ModelConfig) -> tuple[Any, Tokenizer, bool]:
     return model, tokenizer, not classifier
 
 
+def check_reward_model(path: str, *, trust_remote_code: bool = False) -> None:
+    """Fail in one line, reading only its config, unless `path` is a reward model (a one-label
+    classifier, or a LoRA reward-model run's adapters): what `load_reward_model` refuses."""
+    if is_adapter_dir(path):
+        task = json.loads((Path(path) / ADAPTER_CONFIG).read_text()).get("task_type")
+        if task != "SEQ_CLS":
+            raise RewardModelError(
+                f"{path!r} holds LoRA adapters of a causal LM ({task}), not of a reward model; "
+                "train one with `rlvr train` on a `stage: reward_model` config "
+                "(see recipes/configs/reward_model/)"
+            )
+        return
+    archs, labels = _architectures(path, trust_remote_code)
+    if not any(a.endswith("ForSequenceClassification") for a in archs):
+        found = ", ".join(archs) or "no architecture recorded"
+        raise RewardModelError(
+            f"{path!r} is not a reward model ({found}: no scalar reward head); train one from "
+            f"it with `rlvr train` on a `stage: reward_model` config with model.path: {path} "
+            "(see recipes/configs/reward_model/)"
+        )
+    if labels != 1:
+        raise RewardModelError(f"{path!r} has {labels} labels; a reward model has one")
+
+
 def load_reward_model(
     path: str, *, dtype: Dtype = "float32", trust_remote_code: bool = False
 ) -> tuple[Any, Tokenizer]:
@@ -177,18 +207,9 @@ def load_reward_model(
             train one), or a classifier with several labels.
     """
     check_supported("transformers")
+    check_reward_model(path, trust_remote_code=trust_remote_code)
     if is_adapter_dir(path):
         return _merged_adapters(path, dtype=dtype, trust_remote_code=trust_remote_code)
-    archs, labels = _architectures(path, trust_remote_code)
-    if not any(a.endswith("ForSequenceClassification") for a in archs):
-        found = ", ".join(archs) or "no architecture recorded"
-        raise RewardModelError(
-            f"{path!r} is not a reward model ({found}: no scalar reward head); train one from "
-            f"it with `rlvr train` on a `stage: reward_model` config with model.path: {path} "
-            "(see recipes/configs/reward_model/)"
-        )
-    if labels != 1:
-        raise RewardModelError(f"{path!r} has {labels} labels; a reward model has one")
     tokenizer = _tokenizer(path, trust_remote_code)
     model = AutoModelForSequenceClassification.from_pretrained(
         path, dtype=getattr(torch, dtype), trust_remote_code=trust_remote_code
@@ -199,13 +220,6 @@ def load_reward_model(
 
 def _merged_adapters(path: str, *, dtype: Dtype, trust_remote_code: bool) -> tuple[Any, Tokenizer]:
     """A LoRA reward-model run's `final/`: its head and adapters merged into its base."""
-    task = json.loads((Path(path) / ADAPTER_CONFIG).read_text()).get("task_type")
-    if task != "SEQ_CLS":
-        raise RewardModelError(
-            f"{path!r} holds LoRA adapters of a causal LM ({task}), not of a reward model; "
-            "train one with `rlvr train` on a `stage: reward_model` config "
-            "(see recipes/configs/reward_model/)"
-        )
     base = ModelConfig(adapter_base(path), dtype=dtype, trust_remote_code=trust_remote_code)
     model, _, _ = _classifier(base.path, base)
     tokenizer = _tokenizer(path, trust_remote_code)
@@ -222,6 +236,55 @@ def sequence_scores(
     out = model(input_ids=input_ids, attention_mask=attention_mask, use_cache=False)
     scores: torch.Tensor = out.logits[:, 0].float()
     return scores
+
+
+def pair_scores(
+    model: Any,
+    chosen: Sequence[tuple[Sequence[int], Sequence[int]]],
+    rejected: Sequence[tuple[Sequence[int], Sequence[int]]],
+    *,
+    pad_id: int,
+    share_prefix: bool = True,
+) -> tuple[torch.Tensor, torch.Tensor, int]:
+    """Scores of the chosen and rejected sides of `b` pairs (`[b]` each, with gradients when
+    enabled) in one batch, and its real token count.
+
+    With `share_prefix` the rows are laid out pair by pair and the prompt columns every row
+    holds (`0..S-1`, S the shortest prompt) run once per pair, with the KV cache kept and
+    repeated for both sides (implementation detail 5); same scores and gradients as the plain
+    forward up to float rounding.
+    """
+    b = len(chosen)
+    rows = [side[i] for i in range(b) for side in (chosen, rejected)]
+    batch = pad_pairs(rows, pad_id=pad_id).to(model_device(model))
+    start = batch.completion_start
+    tokens = int(batch.attention_mask.sum())
+    shared = share_prefix and start > 1 and _same_pair_prefix(batch.input_ids, start)
+    if not shared:
+        scores = sequence_scores(model, batch.input_ids, batch.attention_mask)  # [2b]
+        return scores[0::2], scores[1::2], tokens
+    cache = new_cache(model)
+    model(
+        input_ids=batch.input_ids[0::2, :start],  # [b, S]: one prompt per pair
+        attention_mask=batch.attention_mask[0::2, :start],
+        use_cache=True,
+        **{CACHE_KEYWORD: cache},
+    )
+    cache.batch_select_indices(torch.arange(2 * b, device=batch.input_ids.device) // 2)
+    out = model(
+        input_ids=batch.input_ids[:, start:],  # [2b, L-S]: each side's own tokens
+        attention_mask=batch.attention_mask,
+        use_cache=True,
+        **{CACHE_KEYWORD: cache},
+    )
+    scores = out.logits[:, 0].float()  # the last real token of each row lies past S
+    return scores[0::2], scores[1::2], tokens
+
+
+def _same_pair_prefix(input_ids: torch.Tensor, start: int) -> bool:
+    """True when both rows of every pair hold the same ids in columns `0..start-1`."""
+    head = input_ids[:, :start]
+    return bool((head[0::2] == head[1::2]).all())
 
 
 def model_device(model: Any) -> torch.device:

@@ -17,8 +17,9 @@ Deviations from TRL's `RewardTrainer`, and choices where it is silent:
     `-log sigmoid(s_w - s_l - margin)`; rows without one use 0.
   - The loss is normalised by the pairs of the whole optimizer step, so micro-batches and ranks
     sum to the one-batch loss (TRL averages per micro-batch).
-  - Chosen and rejected rows of a micro-batch run in one forward pass, right-padded to the
-    longest of them (as TRL does).
+  - Chosen and rejected rows of a micro-batch run in one batch, right-padded to the longest of
+    them (as TRL does), and the prompt a pair shares runs once for both sides
+    (`train.share_prefix`; TRL runs it twice).
 """
 
 from __future__ import annotations
@@ -43,10 +44,10 @@ from rlvr.models.lora import check_lora_backend, save_merged_if_asked
 from rlvr.models.reward_head import (
     load_reward_backbone,
     model_device,
+    pair_scores,
     score_rows,
-    sequence_scores,
 )
-from rlvr.models.tokens import encode_pairs, pad_pairs, render_prompt
+from rlvr.models.tokens import encode_pairs, render_prompt
 from rlvr.runs import Run, seed_everything
 from rlvr.runs.checkpoint import open_trainer_run, restore_training, save_checkpoint, save_final
 
@@ -73,6 +74,10 @@ class RewardModelTrainConfig:
     """Without `eval_data`: the share of `data`'s prompts held out (split by prompt hash)."""
     eval_every: int = 50
     """Score the held-out pairs every this many steps (and at the end)."""
+    share_prefix: bool = True
+    """Run the prompt both sides of a pair share once per pair (its KV cache repeated for the
+    two sides); same scores and gradients up to float rounding. Off for models whose forward
+    cannot continue from a KV cache with gradients."""
     score_batch_size: int = 64
     """Rows per forward pass when scoring held-out pairs."""
     save_every: int = 100
@@ -264,23 +269,26 @@ def pair_step(
     pad_id: int,
     micro: int,
     center: float,
+    share_prefix: bool = True,
 ) -> dict[str, float]:
     """Gradients of one optimizer step over the pairs `rows`, accumulated over micro-batches.
 
     The loss is normalised by the whole step's pair count; each rank takes its share of the
     pairs (padding passes at zero weight, as `Dist.micro_batches` says), and the statistics are
-    summed over ranks.
+    summed over ranks (`tokens`: prompt and completion tokens of both sides).
     """
     n = len(rows)
     device = model_device(backend.module)
-    totals = {"loss": 0.0, "accuracy": 0.0, "margin": 0.0, "reward_mean": 0.0}
+    totals = {"loss": 0.0, "accuracy": 0.0, "margin": 0.0, "reward_mean": 0.0, "tokens": 0.0}
     for part, padding in backend.dist.micro_batches(n, micro):
         ids = rows[part]
-        batch = pad_pairs(
-            [enc.chosen[i] for i in ids] + [enc.rejected[i] for i in ids], pad_id=pad_id
-        ).to(device)
-        scores = sequence_scores(backend.forward_model, batch.input_ids, batch.attention_mask)
-        chosen, rejected = scores[: len(ids)], scores[len(ids) :]
+        chosen, rejected, tokens = pair_scores(
+            backend.forward_model,
+            [enc.chosen[i] for i in ids],
+            [enc.rejected[i] for i in ids],
+            pad_id=pad_id,
+            share_prefix=share_prefix,
+        )
         margin = None
         if enc.margins is not None:
             margin = torch.tensor([enc.margins[i] for i in ids], device=device)
@@ -295,7 +303,8 @@ def pair_step(
         totals["loss"] += float(loss.detach())
         totals["accuracy"] += stats["accuracy"] * share
         totals["margin"] += stats["score_margin"] * share
-        totals["reward_mean"] += float(scores.detach().mean()) * share
+        totals["reward_mean"] += float((chosen + rejected).detach().mean()) / 2 * share
+        totals["tokens"] += tokens
     return backend.dist.all_reduce_sum(totals)
 
 
@@ -415,6 +424,7 @@ def _loop(
                 pad_id=pad_id,
                 micro=micro,
                 center=t.center_rewards,
+                share_prefix=t.share_prefix,
             )
             grad_norm = backend.step()
             step += 1

@@ -99,20 +99,23 @@ def _grads(model: torch.nn.Module) -> dict[str, torch.Tensor]:
     return {n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None}
 
 
-def test_step_is_the_same_for_any_micro_batch_split(tiny_model: Path) -> None:
+def test_step_is_the_same_for_any_micro_batch_split_and_shared_prompt(tiny_model: Path) -> None:
     torch.manual_seed(0)
     model, tokenizer, _ = load_reward_backbone(ModelConfig(str(tiny_model)))
     pairs = [
-        PreferencePair(f"What is {i} + 1?", f"{i} + 1 = {i + 1}.", f"{i}", margin=0.1 * i)
+        PreferencePair(f"What is {7 * i} + 1?", f"{7 * i + 1}.", f"{i}", margin=0.1 * i)
         for i in range(6)
     ]
     enc, dropped = encode_preference(tokenizer, pairs, max_len=64)
     assert dropped == {"same_ids": 0, "too_long": 0} and enc.margins is not None
     backend = TorchBackend(model, OptimConfig(), total_steps=1)
     results = []
-    for micro in (6, 4, 1):
+    # the shared-prompt pass (default) and the plain one, whole batch and micro-batches
+    for micro, share in ((6, False), (6, True), (4, True), (1, True), (4, False)):
         backend.zero_grad()
-        stats = pair_step(backend, enc, list(range(6)), pad_id=3, micro=micro, center=0.01)
+        stats = pair_step(
+            backend, enc, list(range(6)), pad_id=3, micro=micro, center=0.01, share_prefix=share
+        )
         results.append((stats, _grads(model)))
     (s0, g0), *rest = results
     for stats, grads in rest:
