@@ -14,6 +14,7 @@ from rlvr.algorithms.advantages import (
     group_advantages,
     masked_mean,
     overlong_penalty,
+    sequence_scores,
     whiten,
     zero_variance_groups,
 )
@@ -89,6 +90,7 @@ __all__ = [
     "overlong_penalty",
     "pair_loss",
     "policy_loss",
+    "sequence_scores",
     "sft_loss",
     "value_loss",
     "whiten",

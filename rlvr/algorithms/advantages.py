@@ -35,6 +35,11 @@ Implementation details:
        per-token rewards (score at the last token, KL penalty on every token), normalised over
        the whole batch (``whiten``). ``discounted_returns`` is GAE with ``V = 0`` and
        ``lambda = 1``.
+    10. RLHF sequence score (``sequence_scores``): verifier rewards times a weight, plus a
+        learned reward model's part, minus a missing-EOS penalty (TRL's and OpenRLHF's
+        ``missing_eos_penalty``) and a per-token length penalty. A row whose learned score is
+        not finite (a reward model returning NaN) is left out, as are the rows the reward
+        runtime masked when the verifiers are part of the score.
 """
 
 from __future__ import annotations
@@ -203,6 +208,52 @@ def discounted_returns(rewards: Tensor, mask: Tensor, *, gamma: float) -> Tensor
         tensor([[1.5000, 1.0000, 2.0000]])
     """
     return gae(rewards, torch.zeros_like(rewards), mask, gamma=gamma, lam=1.0)[1]
+
+
+def sequence_scores(
+    verifier: Tensor,
+    keep: Tensor,
+    lengths: Tensor,
+    stopped: Tensor,
+    *,
+    verifier_weight: float = 1.0,
+    learned: Tensor | None = None,
+    missing_eos_penalty: float | None = None,
+    length_penalty: float = 0.0,
+) -> tuple[Tensor, Tensor]:
+    """Each completion's sequence score and whether it enters the loss (detail 10).
+
+    Args:
+        verifier: Summed verifier rewards, ``[N]``.
+        keep: False where the reward runtime masked a row, ``[N]`` bool; it applies only when
+            ``verifier_weight > 0``.
+        lengths: Completion lengths in tokens, ``[N]``.
+        stopped: True where the completion ended on a stop token, ``[N]`` bool.
+        verifier_weight: Weight of ``verifier`` (0: the verifiers are logged only).
+        learned: The learned reward's (weighted) part, ``[N]``; NaN or inf where the reward
+            model gave no usable score.
+        missing_eos_penalty: Subtracted where ``stopped`` is False; None: no penalty.
+        length_penalty: Subtracted per completion token.
+
+    Returns:
+        ``(scores [N], keep [N] bool)``; scores are 0 on the rows left out.
+
+    Example:
+        >>> s, k = sequence_scores(torch.tensor([1.0, 0.0]), torch.tensor([True, True]),
+        ...     torch.tensor([3, 5]), torch.tensor([True, False]), missing_eos_penalty=0.5)
+        >>> s, k
+        (tensor([ 1.0000, -0.5000]), tensor([True, True]))
+    """
+    keep = keep.clone() if verifier_weight > 0 else torch.ones_like(keep)  # [N]
+    scores = verifier_weight * verifier.to(torch.get_default_dtype())  # [N]
+    if learned is not None:
+        finite = torch.isfinite(learned)  # [N]
+        keep &= finite
+        scores = scores + torch.where(finite, learned, torch.zeros_like(learned))
+    if missing_eos_penalty is not None:
+        scores = scores - missing_eos_penalty * (~stopped).to(scores.dtype)
+    scores = scores - length_penalty * lengths.to(scores.dtype)
+    return torch.where(keep, scores, torch.zeros_like(scores)), keep
 
 
 def masked_mean(x: Tensor, mask: Tensor) -> Tensor:

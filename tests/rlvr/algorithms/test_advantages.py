@@ -14,6 +14,7 @@ from rlvr.algorithms.advantages import (
     group_advantages,
     masked_mean,
     overlong_penalty,
+    sequence_scores,
     whiten,
     zero_variance_groups,
 )
@@ -215,3 +216,33 @@ def test_explained_variance_by_hand() -> None:
     pred = torch.tensor([[2.0, 2.0, 4.0, 0.0]], dtype=torch.float64)
     assert explained_variance(pred, target, mask) == pytest.approx(1 - (2 / 9) / (2 / 3))
     assert math.isnan(explained_variance(target, torch.ones_like(target), mask))
+
+
+def test_sequence_scores_leave_out_non_finite_learned_scores_and_apply_penalties() -> None:
+    verifier = torch.tensor([1.0, 0.0, 1.0, 0.5])
+    runtime_keep = torch.tensor([True, True, False, True])
+    lengths, stopped = torch.tensor([2, 4, 3, 5]), torch.tensor([True, True, True, False])
+    learned = torch.tensor([0.5, float("nan"), 2.0, float("inf")])
+    scores, keep = sequence_scores(
+        verifier,
+        runtime_keep,
+        lengths,
+        stopped,
+        verifier_weight=2.0,
+        learned=learned,
+        missing_eos_penalty=1.0,
+        length_penalty=0.1,
+    )
+    # row 0: 2 * 1 + 0.5 - 0.1 * 2 = 2.3; row 1: NaN learned score; row 2: masked by the
+    # runtime; row 3: infinite learned score: the last three are left out with score 0
+    assert keep.tolist() == [True, False, False, False]
+    close(scores, [2.3, 0.0, 0.0, 0.0])
+    # verifier weight 0: the verifiers are logged only, so the runtime's mask does not apply;
+    # row 3 did not stop: 3 - 1
+    learned = torch.tensor([0.5, 1.0, 2.0, 3.0])
+    scores, keep = sequence_scores(
+        verifier, runtime_keep, lengths, stopped, verifier_weight=0.0, learned=learned,
+        missing_eos_penalty=1.0,
+    )  # fmt: skip
+    assert keep.tolist() == [True] * 4
+    close(scores, [0.5, 1.0, 2.0, 2.0])
