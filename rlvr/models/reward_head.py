@@ -22,11 +22,13 @@ Implementation details:
      `SEQ_CLS`); a run's `final/` then holds both, and `load_reward_model` merges them into
      the base named in the adapter config (with `model.lora.save_merged`, `final/merged` is a
      plain reward model for other tools).
-  5. Shared prompts (`pair_scores`): the prompt part both sides of a pair hold runs once, and
-     its keys and values are repeated for the two sides (`DynamicCache.batch_select_indices`,
-     differentiable, so gradients reach the prompt from both). Right padding keeps every
-     prompt column a real token, so positions are the column indices in both passes, and the
-     classifier finds each row's last real token in the second pass's ids.
+  5. Shared prefixes (`pair_scores`): the leading tokens both sides of a pair hold alike (the
+     prompt, and whatever start the two completions share: "63 + 15 = " before "78" or "77")
+     run once per pair, up to the shortest such prefix in the batch, and their keys and values
+     are repeated for the two sides (`DynamicCache.batch_select_indices`, differentiable, so
+     gradients reach the prefix from both). Right padding keeps every shared column a real
+     token, so positions are the column indices in both passes, and the classifier finds each
+     row's last real token in the second pass's ids.
 """
 
 from __future__ import annotations
@@ -249,23 +251,23 @@ def pair_scores(
     """Scores of the chosen and rejected sides of `b` pairs (`[b]` each, with gradients when
     enabled) in one batch, and its real token count.
 
-    With `share_prefix` the rows are laid out pair by pair and the prompt columns every row
-    holds (`0..S-1`, S the shortest prompt) run once per pair, with the KV cache kept and
-    repeated for both sides (implementation detail 5); same scores and gradients as the plain
-    forward up to float rounding.
+    With `share_prefix` the rows are laid out pair by pair and the leading columns that both
+    rows of every pair hold alike (the prompt, and the start the two completions have in
+    common) run once per pair, with the KV cache kept and repeated for both sides
+    (implementation detail 5); same scores and gradients as the plain forward up to float
+    rounding.
     """
     b = len(chosen)
-    rows = [side[i] for i in range(b) for side in (chosen, rejected)]
-    batch = pad_pairs(rows, pad_id=pad_id).to(model_device(model))
-    start = batch.completion_start
+    rows = [[*side[i][0], *side[i][1]] for i in range(b) for side in (chosen, rejected)]
+    batch = pad_pairs([(r, []) for r in rows], pad_id=pad_id).to(model_device(model))
     tokens = int(batch.attention_mask.sum())
-    shared = share_prefix and start > 1 and _same_pair_prefix(batch.input_ids, start)
-    if not shared:
+    start = shared_columns(rows) if share_prefix else 0
+    if start < 2:
         scores = sequence_scores(model, batch.input_ids, batch.attention_mask)  # [2b]
         return scores[0::2], scores[1::2], tokens
     cache = new_cache(model)
     model(
-        input_ids=batch.input_ids[0::2, :start],  # [b, S]: one prompt per pair
+        input_ids=batch.input_ids[0::2, :start],  # [b, S]: once per pair
         attention_mask=batch.attention_mask[0::2, :start],
         use_cache=True,
         **{CACHE_KEYWORD: cache},
@@ -277,14 +279,23 @@ def pair_scores(
         use_cache=True,
         **{CACHE_KEYWORD: cache},
     )
-    scores = out.logits[:, 0].float()  # the last real token of each row lies past S
+    scores = out.logits[:, 0].float()  # each row's last real token lies past S
     return scores[0::2], scores[1::2], tokens
 
 
-def _same_pair_prefix(input_ids: torch.Tensor, start: int) -> bool:
-    """True when both rows of every pair hold the same ids in columns `0..start-1`."""
-    head = input_ids[:, :start]
-    return bool((head[0::2] == head[1::2]).all())
+def shared_columns(rows: Sequence[Sequence[int]]) -> int:
+    """Leading columns that rows `2i` and `2i+1` hold alike for every pair i, leaving each row at
+    least one token after them: the minimum over pairs of their common prefix, capped at each
+    row's length minus one."""
+    shared = min(len(r) - 1 for r in rows)
+    for first, second in zip(rows[0::2], rows[1::2], strict=True):
+        same = 0
+        for x, y in zip(first, second, strict=False):
+            if x != y or same >= shared:
+                break
+            same += 1
+        shared = min(shared, same)
+    return max(0, shared)
 
 
 def model_device(model: Any) -> torch.device:

@@ -18,6 +18,7 @@ from rlvr.models.reward_head import (
     load_reward_model,
     score_rows,
     score_texts,
+    shared_columns,
 )
 
 
@@ -80,3 +81,11 @@ def test_causal_lm_is_refused_with_how_to_train_one(tiny_model: Path, tmp_path: 
         load_reward_model(str(tiny_model))
     with pytest.raises(ModelNotFoundError, match=r"a directory without config\.json"):
         load_reward_model(str(tmp_path))
+
+
+def test_shared_columns_is_the_shortest_pair_prefix_leaving_a_token() -> None:
+    # pair 1 shares [1, 2, 3]; pair 2 shares [1, 2]: two columns for the batch
+    assert shared_columns([[1, 2, 3, 4], [1, 2, 3, 5], [1, 2, 7], [1, 2, 8, 9]]) == 2
+    # a row that is a prefix of its pair's other row keeps its last token for the second pass
+    assert shared_columns([[1, 2, 3], [1, 2, 3, 4]]) == 2
+    assert shared_columns([[5], [6]]) == 0
