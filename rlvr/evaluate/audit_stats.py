@@ -19,9 +19,10 @@ Implementation details:
      right more often on these same pairs: the best any rule that only sees lengths can do.
   6. Warnings (`AuditThresholds`): the model is not clearly better than the length rule (the
      lower end of its accuracy interval is less than `min_gain_over_length` above the rule's
-     accuracy), or its accuracy on pairs whose chosen side is shorter is more than
-     `max_length_gap` below its accuracy where the chosen side is longer (with at least
-     `min_pairs` pairs on each side; fewer gives a note instead, not a warning).
+     accuracy; worded as "not better than chance" where the rule itself is within
+     `min_gain_over_length` of a coin flip), or its accuracy on pairs whose chosen side is
+     shorter is more than `max_length_gap` below its accuracy where the chosen side is longer
+     (with at least `min_pairs` pairs on each side; fewer gives a note instead, not a warning).
 """
 
 from __future__ import annotations
@@ -259,11 +260,17 @@ def audit_findings(stats: AuditStats, t: AuditThresholds) -> tuple[list[str], li
     warnings, notes = [], []
     low = stats.accuracy_ci[0]
     if low < stats.length_rule_accuracy + t.min_gain_over_length:
+        # a length rule no better than a coin flip: the model is not clearly better than chance
+        what = (
+            "LENGTH BIAS? the model is not clearly better than length alone"
+            if stats.length_rule_accuracy >= 0.5 + t.min_gain_over_length
+            else "NOT BETTER THAN LENGTH OR CHANCE: the model is not clearly better than a "
+            "length rule, itself a coin flip here"
+        )
         warnings.append(
-            f"LENGTH BIAS? the model is not clearly better than length alone: accuracy "
-            f"{stats.accuracy:.3f} (CI low {low:.3f}) vs {stats.length_rule_accuracy:.3f} for "
-            f"'{stats.length_rule}' on the same pairs (needs a lower CI end at least "
-            f"{t.min_gain_over_length:g} above it)"
+            f"{what}: accuracy {stats.accuracy:.3f} (CI low {low:.3f}) vs "
+            f"{stats.length_rule_accuracy:.3f} for '{stats.length_rule}' on the same pairs "
+            f"(needs a lower CI end at least {t.min_gain_over_length:g} above it)"
         )
     short, long_ = stats.accuracy_chosen_shorter, stats.accuracy_chosen_longer
     few = min(stats.n_chosen_shorter, stats.n_chosen_longer)

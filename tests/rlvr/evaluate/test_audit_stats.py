@@ -101,6 +101,13 @@ def test_length_warning_fires_on_biased_pairs_and_not_on_clean_ones() -> None:
     assert "shorter-vs-longer check not made" in biased.notes[0]
 
 
+def test_a_model_at_chance_on_pairs_of_equal_length_is_not_called_length_biased() -> None:
+    # every pair of equal length (the rule is a coin flip, 0.5); the model right half the time
+    stats = audit_pairs([1.0, -1.0] * 50, [0.0] * 100, [10] * 100, [10] * 100)
+    assert stats.length_rule_accuracy == 0.5 and stats.n_same_length == 100
+    assert len(stats.warnings) == 1 and stats.warnings[0].startswith("NOT BETTER THAN LENGTH OR")
+
+
 def test_gap_between_shorter_and_longer_pairs_warns() -> None:
     # 40 pairs with the chosen side longer, all right; 40 with it shorter, 20 right
     chosen = [1.0] * 40 + [1.0] * 20 + [-1.0] * 20
