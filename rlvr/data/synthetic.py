@@ -22,6 +22,7 @@ Implementation details:
 
 from __future__ import annotations
 
+import functools
 import json
 import random
 import string
@@ -148,61 +149,82 @@ class _FunctionTemplate:
     arg: str
     prompt: str
     body: str
-    params: Callable[[random.Random], dict[str, Any]]
-    draw: Callable[[random.Random], Any]
+    params: Callable[[random.Random, bool], dict[str, Any]]
+    """Draws the template's parameters; the flag asks for the wide ranges."""
+    draw: Callable[[random.Random, bool, dict[str, Any]], Any]
+    """Draws one test input given the parameters; the flag asks for the wide ranges."""
 
 
 def _word(rng: random.Random, letters: str = "abcde") -> str:
     return "".join(rng.choice(letters) for _ in range(rng.randint(1, 6)))
 
 
-def _ints(rng: random.Random) -> list[int]:
-    return [rng.randint(-9, 20) for _ in range(rng.randint(2, 6))]
+def _ints(rng: random.Random, wide: bool = False) -> list[int]:
+    low, high = (-20, 70) if wide else (-9, 20)
+    return [rng.randint(low, high) for _ in range(rng.randint(2, 6))]
+
+
+def _int(
+    narrow: tuple[int, int], wide: tuple[int, int]
+) -> Callable[[random.Random, bool, dict[str, Any]], int]:
+    return lambda r, w, _: r.randint(*(wide if w else narrow))
+
+
+def _maybe_multiple(rng: random.Random, wide: bool, params: dict[str, Any]) -> int:
+    """A number from 0 to 60; wide: a multiple of k or any number up to 300, equally often (so
+    that `return False` does not pass most tests)."""
+    if not wide:
+        return rng.randint(0, 60)
+    k = params["k"]
+    return k * rng.randint(0, 300 // k) if rng.random() < 0.5 else rng.randint(0, 300)
 
 
 _FUNCTIONS = (
     _FunctionTemplate(
         "add_k", "x", "returns x plus {k}", "x + {k}",
-        lambda r: {"k": r.randint(1, 20)}, lambda r: r.randint(-50, 50),
+        lambda r, w: {"k": r.randint(1, 99 if w else 20)}, _int((-50, 50), (-99, 99)),
     ),
     _FunctionTemplate(
         "times_k", "x", "returns x times {k}", "x * {k}",
-        lambda r: {"k": r.randint(2, 9)}, lambda r: r.randint(-20, 20),
+        lambda r, w: {"k": r.randint(2, 30 if w else 9)}, _int((-20, 20), (-20, 20)),
     ),
     _FunctionTemplate(
         "count_char", "s", "returns how many times the letter {c} occurs in the string s",
-        "s.count({c!r})", lambda r: {"c": r.choice("abc")}, lambda r: _word(r, "abcd"),
+        "s.count({c!r})", lambda r, w: {"c": r.choice("abcdefgh" if w else "abc")},
+        lambda r, w, _: _word(r, "abcdefgh" if w else "abcd"),
     ),
     _FunctionTemplate(
         "sum_above", "xs", "returns the sum of the numbers in xs that are greater than {t}",
-        "sum(x for x in xs if x > {t})", lambda r: {"t": r.randint(0, 9)}, _ints,
+        "sum(x for x in xs if x > {t})", lambda r, w: {"t": r.randint(0, 49 if w else 9)},
+        lambda r, w, _: _ints(r, w),
     ),
     _FunctionTemplate(
         "repeat_str", "s", "returns the string s repeated {k} times", "s * {k}",
-        lambda r: {"k": r.randint(2, 4)}, _word,
+        lambda r, w: {"k": r.randint(2, 9 if w else 4)}, lambda r, w, _: _word(r),
     ),
     _FunctionTemplate(
         "is_multiple", "n", "returns True if n is divisible by {k} and False otherwise",
-        "n % {k} == 0", lambda r: {"k": r.randint(2, 7)}, lambda r: r.randint(0, 60),
+        "n % {k} == 0", lambda r, w: {"k": r.randint(2, 30 if w else 7)}, _maybe_multiple,
     ),
     _FunctionTemplate(
         "clamp", "x", "returns x limited to the range from {lo} to {hi}", "max({lo}, min({hi}, x))",
-        lambda r: {"lo": r.randint(-10, 0), "hi": r.randint(1, 10)}, lambda r: r.randint(-20, 20),
+        lambda r, w: {"lo": r.randint(-30 if w else -10, 0), "hi": r.randint(1, 30 if w else 10)},
+        _int((-20, 20), (-60, 60)),
     ),
     _FunctionTemplate(
         "last_items", "xs", "returns the last {k} items of the list xs", "xs[-{k}:]",
-        lambda r: {"k": r.randint(2, 3)}, _ints,
+        lambda r, w: {"k": r.randint(2, 5 if w else 3)}, lambda r, w, _: _ints(r),
     ),
 )  # fmt: skip
 
 
-def _function_task(rng: random.Random, tpl: _FunctionTemplate) -> tuple[str, Any, str]:
-    params = tpl.params(rng)
+def _function_task(rng: random.Random, tpl: _FunctionTemplate, wide: bool) -> tuple[str, Any, str]:
+    params = tpl.params(rng, wide)
     program = f"def {tpl.name}({tpl.arg}):\n    return {tpl.body.format(**params)}\n"
     namespace: dict[str, Any] = {}
     exec(compile(program, f"<{tpl.name}>", "exec"), namespace)
     func = namespace[tpl.name]
-    args = [tpl.draw(rng) for _ in range(rng.randint(3, 5))]
+    args = [tpl.draw(rng, wide, params) for _ in range(rng.randint(3, 5))]
     tests = "\n".join(f"assert {tpl.name}({arg!r}) == {func(arg)!r}" for arg in args)
     prompt = f"Write a Python function {tpl.name}({tpl.arg}) that {tpl.prompt.format(**params)}."
     reference = {"kind": "asserts", "tests": tests, "entry_point": tpl.name}
@@ -253,13 +275,29 @@ def _stdio_task(
     return prompt, {"kind": "stdio", "tests": tests}, program
 
 
-_CODE_KINDS: tuple[tuple[Callable[[random.Random, Any], tuple[str, Any, str]], Any], ...] = (
-    *((_function_task, tpl) for tpl in _FUNCTIONS),
-    *((_stdio_task, tpl) for tpl in _STDIO),
+_CODE_TEMPLATES: tuple[tuple[str, Any], ...] = (
+    *((tpl.name, tpl) for tpl in _FUNCTIONS),
+    *((maker.__name__.lstrip("_"), (maker, draw)) for maker, draw in _STDIO),
 )
+CODE_TEMPLATES = tuple(name for name, _ in _CODE_TEMPLATES)
+"""Values of `code_tasks(templates=...)`: the function tasks (named by their function) and the
+program tasks `stdio_binary`, `stdio_reverse`, `stdio_sum_to`."""
 
 
-def code_tasks(n: int, *, seed: int) -> list[Task]:
+def _in_split(prompt: str, split: str) -> bool:
+    """Whether a prompt belongs to `split`: `test` holds one prompt in ten (by a hash of its
+    text), `train` the rest, `all` every prompt."""
+    return split == "all" or (zlib.crc32(prompt.encode()) % 10 == 0) == (split == "test")
+
+
+def code_tasks(
+    n: int,
+    *,
+    seed: int,
+    templates: Sequence[str] = CODE_TEMPLATES,
+    wide: bool = False,
+    split: str = "all",
+) -> list[Task]:
     """Small programming tasks: functions checked by asserts, programs checked on stdin/stdout.
 
     References follow the `code` verifier: `{"kind": "asserts", "tests": "assert f(1) == 2\\n...",
@@ -270,16 +308,42 @@ def code_tasks(n: int, *, seed: int) -> list[Task]:
     Args:
         n: Number of tasks.
         seed: Seed of the generator's own random source.
+        templates: Which templates to draw from (`CODE_TEMPLATES`; default: all).
+        wide: Draw the function templates' parameters and test inputs from wider ranges
+            (2-digit constants: about 1,100 distinct function prompts instead of about 170),
+            so that a `test` split holds many prompts a model must generalise to.
+        split: `all`, `train` or `test`: `test` keeps one prompt text in ten (by a hash),
+            `train` the others, so held-out prompts never appear in training data.
 
     Returns:
         `n` tasks with ids `code-<seed>-<i>`, verifier `code`; solutions are fenced Python.
+
+    Raises:
+        ValueError: a bad `n`, `templates` or `split`.
     """
     _check_count(n)
+    if (
+        isinstance(templates, str)
+        or not templates
+        or any(t not in CODE_TEMPLATES for t in templates)
+    ):
+        raise ValueError(
+            f"templates must be a non-empty sequence of {CODE_TEMPLATES}, got {templates!r}"
+        )
+    if split not in ARITHMETIC_SPLITS:
+        raise ValueError(f"split must be one of {ARITHMETIC_SPLITS}, got {split!r}")
+    chosen = [template for name, template in _CODE_TEMPLATES if name in templates]
     rng = random.Random(seed)
     tasks = []
     for i in range(n):
-        build, template = rng.choice(_CODE_KINDS)
-        prompt, reference, program = build(rng, template)
+        while True:
+            template = rng.choice(chosen)
+            if isinstance(template, _FunctionTemplate):
+                prompt, reference, program = _function_task(rng, template, wide)
+            else:
+                prompt, reference, program = _stdio_task(rng, template)
+            if _in_split(prompt, split):
+                break
         sample = Sample(prompt=prompt, reference=reference, verifier="code", id=f"code-{seed}-{i}")
         tasks.append(Task(sample=sample, solution=f"```python\n{program}```"))
     return tasks
@@ -373,7 +437,7 @@ def _json_status(rng: random.Random) -> JsonTask:
 _JSON_TEMPLATES = (_json_person, _json_point, _json_color, _json_numbers, _json_book, _json_status)
 
 
-def json_tasks(n: int, *, seed: int) -> list[Task]:
+def json_tasks(n: int, *, seed: int, split: str = "all") -> list[Task]:
     """Tasks asking for a JSON object; the reference is a JSON Schema (draft 2020-12).
 
     Six templates (a person, a point, a color, a list of numbers, a book, a status), drawn
@@ -383,15 +447,25 @@ def json_tasks(n: int, *, seed: int) -> list[Task]:
     Args:
         n: Number of tasks.
         seed: Seed of the generator's own random source.
+        split: `all`, `train` or `test`: `test` keeps one prompt text in ten (by a hash),
+            `train` the others, so held-out prompts never appear in training data.
 
     Returns:
         `n` tasks with ids `json-<seed>-<i>`, verifier `json_schema`; solutions are fenced JSON.
+
+    Raises:
+        ValueError: a bad `n` or `split`.
     """
     _check_count(n)
+    if split not in ARITHMETIC_SPLITS:
+        raise ValueError(f"split must be one of {ARITHMETIC_SPLITS}, got {split!r}")
     rng = random.Random(seed)
     tasks = []
     for i in range(n):
-        prompt, schema, instance = rng.choice(_JSON_TEMPLATES)(rng)
+        while True:
+            prompt, schema, instance = rng.choice(_JSON_TEMPLATES)(rng)
+            if _in_split(prompt, split):
+                break
         sample = Sample(prompt, schema, "json_schema", id=f"json-{seed}-{i}")
         tasks.append(Task(sample=sample, solution=f"```json\n{json.dumps(instance)}\n```"))
     return tasks
@@ -411,18 +485,30 @@ GENERATORS: dict[str, Callable[..., list[Task]]] = {
 def generate(
     task: str, n: int, *, seed: int, options: Mapping[str, Any] | None = None
 ) -> list[Task]:
-    """`n` tasks of the family `task` (`arithmetic`, `code` or `json`).
+    """`n` tasks of the family `task`: `arithmetic`, `code` or `json`, or the package tasks of
+    `rlvr.data.packages`: `humaneval` (`n` is a row limit there) and `reasoning_gym:NAME`.
 
     Args:
         options: keyword options of the family's generator, e.g. `{"ops": ["+", "-"]}`.
 
     Raises:
-        ValueError: `task` is not a known family, or an option it does not take.
+        ValueError: `task` is not a known family (a reasoning-gym name: the message lists close
+            matches), an option it does not take, or its package is not installed.
     """
-    if task not in GENERATORS:
-        raise ValueError(f"unknown synthetic task {task!r}; known: {', '.join(GENERATORS)}")
+    from rlvr.data import packages
+
+    if task == packages.HUMANEVAL:
+        make: Callable[..., list[Task]] = packages.humaneval
+    elif task.startswith(packages.REASONING_GYM):
+        name = task.removeprefix(packages.REASONING_GYM)
+        make = functools.partial(packages.reasoning_gym, name)
+    elif task in GENERATORS:
+        make = GENERATORS[task]
+    else:
+        known = ", ".join([*GENERATORS, packages.HUMANEVAL, f"{packages.REASONING_GYM}NAME"])
+        raise ValueError(f"unknown synthetic task {task!r}; known: {known}")
     try:
-        return GENERATORS[task](n, seed=seed, **dict(options or {}))
+        return make(n, seed=seed, **dict(options or {}))
     except TypeError as exc:
         raise ValueError(f"bad options for synthetic task {task!r}: {exc}") from exc
 

@@ -29,7 +29,7 @@ from __future__ import annotations
 import math
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from rlvr.distributed.cluster import import_ray
@@ -217,6 +217,7 @@ class RayRewardRuntime(RewardRuntime):
         max_completion_chars: int | None = 200_000,
         actor_cpus: float = 0.25,
         max_restarts: int = 2,
+        verifier_options: Mapping[str, Mapping[str, Any]] | None = None,
     ) -> None:
         """Configure the runtime.
 
@@ -228,6 +229,7 @@ class RayRewardRuntime(RewardRuntime):
             max_completion_chars: Completions are cut to this many leading characters.
             actor_cpus: Logical CPUs each actor claims (fractional leaves room for tasks).
             max_restarts: Replacements of a dead actor per batch before its calls are masked.
+            verifier_options: Options of the rows' own verifiers, by verifier name.
         """
         if actors < 1 or processes_per_actor < 1:
             raise ValueError(
@@ -241,6 +243,7 @@ class RayRewardRuntime(RewardRuntime):
             timeout_s=timeout_s,
             memory_mb=memory_mb,
             max_completion_chars=max_completion_chars,
+            verifier_options=verifier_options,
         )
         self.actors = actors
         self.actor_cpus = actor_cpus

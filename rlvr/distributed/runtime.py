@@ -30,6 +30,7 @@ def open_runtime(cfg: RewardConfig, distributed: DistributedConfig | None = None
             max_completion_chars=cfg.max_completion_chars,
             actor_cpus=distributed.reward_actor_cpus,
             max_restarts=distributed.max_actor_restarts,
+            verifier_options=cfg.verifier_options,
         )
     return RewardRuntime(
         workers=cfg.workers,
@@ -37,4 +38,5 @@ def open_runtime(cfg: RewardConfig, distributed: DistributedConfig | None = None
         memory_mb=cfg.memory_mb,
         max_completion_chars=cfg.max_completion_chars,
         import_main=cfg.import_main,
+        verifier_options=cfg.verifier_options,
     )

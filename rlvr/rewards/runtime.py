@@ -7,7 +7,9 @@ Typical use in a trainer::
     rewards, mask = result.rewards, result.mask  # lists of length B
 
 What a reward is made of:
-  * Each row is scored by its own verifier (`Sample.verifier`, per-row routing), weight 1.
+  * Each row is scored by its own verifier (`Sample.verifier`, per-row routing), weight 1,
+    built with the runtime's `verifier_options` for that name (e.g. `{"code":
+    {"partial_credit": False}}` for all-or-nothing code rewards), else with its defaults.
   * Extra terms (`RewardSpec`, e.g. a format reward) are scored on every row and added with their
     weight; weight 0 means scored and counted ("log only") but not part of the reward.
 
@@ -223,6 +225,23 @@ def _resolve_start_method(
     return multiprocessing.get_context("spawn")
 
 
+def _row_options(
+    by_name: Mapping[str, Mapping[str, Any]],
+) -> dict[str, tuple[tuple[str, Any], ...]]:
+    """`verifier_options` as (name, value) pairs per verifier name.
+
+    Raises:
+        TypeError: a name is not a string or its options are not a mapping.
+    """
+    out = {}
+    for name, options in by_name.items():
+        if not isinstance(name, str) or not isinstance(options, Mapping):
+            raise TypeError(f"verifier_options[{name!r}] must map option names to values")
+        out[name] = tuple(options.items())
+        _check_options(f"verifier_options[{name!r}]", out[name])
+    return out
+
+
 def _cache_key(spec: str, options: Sequence[tuple[str, Any]]) -> str:
     return spec + "\0" + json.dumps(sorted(options, key=lambda kv: kv[0]), default=repr)
 
@@ -243,6 +262,7 @@ class RewardRuntime:
         max_completion_chars: int | None = 200_000,
         start_method: StartMethod = "forkserver",
         import_main: bool = False,
+        verifier_options: Mapping[str, Mapping[str, Any]] | None = None,
     ) -> None:
         """Configure the runtime; worker processes start on the first scoring call.
 
@@ -258,6 +278,8 @@ class RewardRuntime:
                 `spawn`.
             import_main: Workers import this process's `__main__` module, as multiprocessing
                 does by default; needed only for verifiers defined in the running script.
+            verifier_options: Options of the rows' own verifiers, by verifier name (rows whose
+                verifier is not named use its defaults). Checked on first use.
         """
         n = (os.cpu_count() or 1) if workers is None else workers
         if isinstance(n, bool) or not isinstance(n, int) or n < 0:
@@ -275,6 +297,7 @@ class RewardRuntime:
         self.memory_mb = memory_mb
         self.max_completion_chars = max_completion_chars
         self.import_main = import_main
+        self.verifier_options = _row_options(verifier_options or {})
         self._context = _resolve_start_method(start_method, import_main) if n > 0 else None
         self._built: dict[str, Verifier] = {}
         self._pool: TaskPool | None = None
@@ -338,8 +361,9 @@ class RewardRuntime:
             raise ValueError(
                 f"extra reward verifiers must be unique and not row verifiers: {clash}"
             )
+        options = self.verifier_options
         calls = [
-            VerifierCall(c, s.verifier, s.reference)
+            VerifierCall(c, s.verifier, s.reference, options.get(s.verifier, ()))
             for c, s in zip(completions, samples, strict=True)
         ]
         for spec in extra:

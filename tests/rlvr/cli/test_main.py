@@ -45,7 +45,7 @@ def test_unbuilt_trainer_and_bad_config_are_clear(
     (tmp_path / "bad.yaml").write_text("stage: sft\nmodel: {path: x}\ndata: {synthetic: maths}\n")
     assert main(["train", str(tmp_path / "bad.yaml")]) == 2
     err = capsys.readouterr().err
-    assert "data.synthetic: expected one of 'arithmetic', 'code', 'json', 'arithmetic-pref'" in err
+    assert "synthetic: expected one of 'arithmetic', 'code', 'json', 'arithmetic-pref'" in err
 
 
 def test_verify_scores_file_and_reports_bad_lines(
