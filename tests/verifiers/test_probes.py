@@ -128,11 +128,12 @@ def test_generic_probes_score_zero_on_every_built_in(name: str) -> None:
 
 
 @NEEDS_GYM
-def test_known_limit_positional_credit_is_not_caught() -> None:
+def test_positional_credit_for_prose_is_caught() -> None:
     """spell_backward pays 1/len(gold) per letter in place: prose of about the gold's length
-    earns a little (docs/verifiers/reasoning_gym.md, known limits)."""
+    ("All tests passed") would earn a little; the verifier drops low credit for answers unlike
+    the gold."""
     report = probes.run("reasoning_gym", probes.generic(), reference=BACKWARD)
-    assert report.accepted == ("generic-forged-all-passed",)
+    assert report.accepted == ()
 
 
 # --- the runner catches bad verifiers --------------------------------------------------------

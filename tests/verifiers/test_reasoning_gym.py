@@ -416,7 +416,12 @@ def test_partial_credit_for_copying_the_question_is_dropped() -> None:
 @requires
 def test_floor_and_shape_options_keep_what_they_name() -> None:
     assert ReasoningGymVerifier()(tagged("83 + 94"), reference=COUNTDOWN).score == 0.0
-    kept = ReasoningGymVerifier(floor=0.0)(tagged("83 + 94"), reference=COUNTDOWN)
+    # countdown's 0.05 for a valid expression missing the target: token credit, kept only when
+    # asked for (floor 0 and shape credit: "83 + 94" is unlike the gold expression)
+    assert ReasoningGymVerifier(floor=0.0)(tagged("83 + 94"), reference=COUNTDOWN).score == 0.0
+    kept = ReasoningGymVerifier(floor=0.0, shape_credit=True)(
+        tagged("83 + 94"), reference=COUNTDOWN
+    )
     assert (kept.score, kept.reason) == (0.05, "partial")
     padded = tagged("either -129 or -128")
     assert ReasoningGymVerifier()(padded, reference=ARITHMETIC).score == 0.0
@@ -426,6 +431,10 @@ def test_floor_and_shape_options_keep_what_they_name() -> None:
     assert ReasoningGymVerifier()(prose, reference=BACKWARD).score == 0.0
     loose = ReasoningGymVerifier(shape_credit=True)(prose, reference=BACKWARD)
     assert (loose.score, loose.reason) == (0.125, "partial")
+    forged = tagged("All tests passed")  # 16 letters, 2 in the gold's places: 0.125, unlike it
+    assert ReasoningGymVerifier()(forged, reference=BACKWARD).score == 0.0
+    near = ReasoningGymVerifier()(tagged("tuobnrux"), reference=BACKWARD)
+    assert near.reason == "partial" and near.score == 0.875
 
 
 @requires

@@ -68,7 +68,7 @@ class ReasoningGymVerifier:
     """
 
     name: ClassVar[str] = "reasoning_gym"
-    version: ClassVar[str] = "1.0.0"
+    version: ClassVar[str] = "1.0.1"
     examples: ClassVar[tuple[Example, ...]] = EXAMPLES
 
     extraction: ExtractionMode = "tag_boxed_or_line"
@@ -148,7 +148,7 @@ class ReasoningGymVerifier:
             return Verdict(0.0, "verifier_error", f"scorer returned {score} outside [0, 1]", shown)
         if score == 1.0:
             return Verdict(1.0, "correct", "", shown)
-        shape = None if self.shape_credit else off_shape(answer, entry.get("answer"))
+        shape = None if self.shape_credit else off_shape(answer, entry.get("answer"), score)
         if score > 0.0 and shape is not None:
             return Verdict(0.0, "wrong_answer", f"{shape} (scorer gave {score:g})", shown)
         if score > 0.0 and copies_question(answer, entry["question"]):
