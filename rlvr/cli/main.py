@@ -156,6 +156,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_verify_commands(sub)
 
+    from rlvr.cli.reward import add_reward_commands
+
+    add_reward_commands(sub)
+
     p = sub.add_parser("config", help="list every config field of a stage, with its doc")
     p.add_argument("stage", nargs="?", help="stage name (default: all)")
     p.set_defaults(handler=cmd_config)

@@ -104,6 +104,26 @@ class RewardSpecConfig:
 
 
 @dataclass(frozen=True)
+class LearnedRewardConfig:
+    """A trained reward model scoring every completion beside the verifiers (`reward.model`)."""
+
+    path: str
+    """Reward model directory (a `reward_model` run's `final/`) or hub name: a one-label
+    `AutoModelForSequenceClassification`. A causal LM without a scalar head is refused."""
+    weight: float = 1.0
+    """Weight of its (normalised) score in the summed reward; 0 means scored and logged only."""
+    batch_size: int = 32
+    """Completions per scoring forward pass."""
+    normalize: Literal["none", "batch"] = "batch"
+    """`batch`: whiten the scores over each step's completions (mean 0, std 1) before the
+    weight applies; `none`: weight the raw scores."""
+
+    def __post_init__(self) -> None:
+        if self.batch_size <= 0:
+            raise ValueError(f"reward.model.batch_size must be positive, got {self.batch_size}")
+
+
+@dataclass(frozen=True)
 class RewardConfig:
     """The reward runtime: worker processes with hard per-call timeouts."""
 
@@ -119,6 +139,9 @@ class RewardConfig:
     """Reward terms added to each row's own verifier (e.g. a format reward)."""
     import_main: bool = False
     """Workers import the launching script's `__main__` (only for verifiers defined there)."""
+    model: LearnedRewardConfig | None = None
+    """A learned reward model scored in the trainer process and added to the verifier terms
+    (GRPO); None: verifiers only."""
     verifier_options: dict[str, dict[str, Any]] = field(default_factory=dict)
     """Options of the rows' own verifiers, by verifier name, e.g. `{code: {partial_credit:
     false}}` for all-or-nothing code rewards; a verifier not named keeps its defaults."""

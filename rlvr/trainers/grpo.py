@@ -52,9 +52,11 @@ from rlvr.distributed.config import DistributedConfig
 from rlvr.evaluate import held_out_accuracy
 from rlvr.models.loading import load_policy
 from rlvr.models.lora import as_reference, check_lora_backend, reference, save_merged_if_asked
+from rlvr.models.reward_head import check_reward_model, model_device
 from rlvr.models.tokens import TokenBatch, token_logprobs
 from rlvr.monitors import Watch, open_watch
 from rlvr.rewards import RewardRuntime, reward_specs
+from rlvr.rewards.learned import LearnedReward, completions, timed_score
 from rlvr.rollout.build import Rollout, check_engine, open_rollout
 from rlvr.rollout.collect import RoundConfig, collect
 from rlvr.rollout.groups import Rollouts, rollout_metrics, sampling_logprobs, token_batch
@@ -240,6 +242,8 @@ def train(cfg: GRPOConfig) -> GRPOResult:
     cfg.algo.overlong_buffer_for(cfg.rollout.max_new_tokens)  # fail before writing anything
     check_engine(cfg.rollout)
     check_lora_backend(cfg.model.lora, backend=cfg.backend)
+    if cfg.reward.model is not None:
+        check_reward_model(cfg.reward.model.path)  # before the run directory is written
     if cfg.model.lora is not None and (cfg.rollout.engine != "hf" or cfg.distributed.kind == "ray"):
         raise ValueError(
             "model.lora trains with the in-process `hf` rollout engine only (vLLM and Ray "
@@ -299,6 +303,7 @@ def _train(cfg: GRPOConfig, dist: Dist) -> GRPOResult:
     backend = build_backend(cfg.backend, dist, model, cfg.optim, total_steps=steps_total)
     step, cursor = restore_training(resumed, run, backend)
     watch = open_watch(cfg.monitors, run, resumed_step=step)
+    learned = _learned_reward(cfg, run, tokenizer, backend)
     state = _LoopState(
         run,
         model,
@@ -313,6 +318,7 @@ def _train(cfg: GRPOConfig, dist: Dist) -> GRPOResult:
         rollout,
         round_config(cfg, algo),
         watch,
+        learned,
     )
     # vLLM's shutdown tears down torch.distributed groups, DeepSpeed's included: the engine
     # closes after the backend, and the process group goes last
@@ -384,6 +390,32 @@ class _LoopState:
     rollout: Rollout
     rounds: RoundConfig
     watch: Watch
+    learned: LearnedReward | None = None
+
+
+def _learned_reward(
+    cfg: GRPOConfig, run: Run, tokenizer: Any, backend: TrainBackend
+) -> LearnedReward | None:
+    """The `reward.model` source on the trainer's device, recorded in the manifest."""
+    if cfg.reward.model is None:
+        return None
+    learned = LearnedReward(
+        cfg.reward.model, policy_tokenizer=tokenizer, device=model_device(backend.module)
+    )
+    run.update_manifest({"reward_model": {"path": cfg.reward.model.path, "ids": learned.from_ids}})
+    return learned
+
+
+def _add_learned_reward(learned: LearnedReward, r: Rollouts, dist: Dist) -> dict[str, float]:
+    """Score the step's completions with the reward model (each rank its share, gathered) and
+    add them to `r.scores` by weight; returns the `reward/model_*` metrics."""
+    rows = completions(r.groups)
+    mine = dist.shard(len(rows))
+    scores, seconds = timed_score(learned, rows[mine.start : mine.stop])
+    raw = torch.tensor([x for part in dist.all_gather_object(scores) for x in part])
+    verifier = r.scores.clone()
+    r.scores, metrics = learned.mix(r.scores, raw, verifier, r.mask)
+    return {**metrics, "reward/model_s": seconds}
 
 
 def _contract(
@@ -431,6 +463,8 @@ def _loop(
             start = time.perf_counter()
             rollouts, metrics = collect(s.rollout, runtime, s.batches, s.samples, s.rounds, step)
             metrics.update(rollout_metrics(rollouts, time.perf_counter() - start))
+            if s.learned is not None and rollouts.groups:
+                metrics.update(_add_learned_reward(s.learned, rollouts, s.backend.dist))
             if rollouts.groups:
                 metrics.update(
                     _train_step(
