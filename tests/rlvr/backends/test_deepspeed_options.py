@@ -41,6 +41,7 @@ def resume_data(tmp_path: Path, model: Path, name: str, stage: int, max_steps: i
     data = sft_data(tmp_path, model, name, ds_backend(stage))
     data["optim"]["warmup_steps"] = 4  # a different lr at each step: the schedule must resume
     data["train"]["max_steps"] = max_steps
+    data["run"]["accept_contract_change"] = True  # the resumed half raises its step budget
     return data
 
 

@@ -39,9 +39,10 @@ def test_every_subcommand_has_help(argv: list[str], capsys: pytest.CaptureFixtur
 def test_unbuilt_trainer_and_bad_config_are_clear(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    (tmp_path / "ppo.yaml").write_text("stage: ppo\n")
-    assert main(["train", str(tmp_path / "ppo.yaml")]) == 2
-    assert "the 'ppo' trainer is not built yet" in capsys.readouterr().err
+    (tmp_path / "rlhf.yaml").write_text("stage: rlhf\nmodel: {path: x}\n")
+    assert main(["train", str(tmp_path / "rlhf.yaml")]) == 2
+    err = capsys.readouterr().err
+    assert "stage 'rlhf' is not trainable (trainable: dpo, grpo, ppo, reward_model, sft)" in err
     (tmp_path / "bad.yaml").write_text("stage: sft\nmodel: {path: x}\ndata: {synthetic: maths}\n")
     assert main(["train", str(tmp_path / "bad.yaml")]) == 2
     err = capsys.readouterr().err
