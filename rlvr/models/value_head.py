@@ -111,6 +111,13 @@ def attach_value_head(model: Any, init_from: str | None) -> torch.nn.Linear:
     return head
 
 
+def value_head(model: Any) -> tuple[torch.nn.Module, torch.nn.Module] | None:
+    """`(value head, LM head)` of a policy with a value head (what `policy_pass` takes), else
+    None."""
+    head = getattr(model, VALUE_HEAD, None)
+    return None if head is None else (head, model.get_output_embeddings())
+
+
 def load_value_head(model: Any, path: str | Path) -> None:
     """Load the `v_head.*` tensors a checkpoint at `path` holds into `model.v_head`."""
     tensors: dict[str, torch.Tensor] = {}
@@ -131,41 +138,46 @@ def policy_weights(
             yield name, tensor
 
 
-def logprobs_and_values(
-    model: Any, head: torch.nn.Module, batch: TokenBatch, *, start: int, temperature: float
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """One forward pass of a policy with a value head: log-probabilities and logits of the
-    tokens at columns `start..L-1` (as `token_logprobs`) and their values, `[B, L - start]`."""
-    out = model(
-        input_ids=batch.input_ids,
-        attention_mask=batch.attention_mask,
-        logits_to_keep=batch.input_ids.shape[1] - start + 1,
-        output_hidden_states=True,
-    )
-    logits = out.logits[:, :-1].float() / temperature  # [B, W, V]
-    targets = batch.input_ids[:, start:].unsqueeze(-1)  # [B, W, 1]
-    logprobs = logits.gather(-1, targets).squeeze(-1) - torch.logsumexp(logits, dim=-1)
-    values = head(out.hidden_states[-1][:, start - 1 : -1]).squeeze(-1).float()  # [B, W]
-    return logprobs, logits, values
+@contextmanager
+def _lm_head_inputs(lm_head: torch.nn.Module) -> Iterator[list[torch.Tensor]]:
+    """The inputs the LM head gets while the block runs (the last hidden states it reads)."""
+    seen: list[torch.Tensor] = []
+    handle = lm_head.register_forward_pre_hook(lambda _, args: seen.append(args[0]))
+    try:
+        yield seen
+    finally:
+        handle.remove()
 
 
 def policy_pass(
     model: Any,
-    head: torch.nn.Module | None,
     batch: TokenBatch,
     *,
     start: int,
     temperature: float,
     share_prefix: bool,
+    head: tuple[torch.nn.Module, torch.nn.Module] | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
-    """Log-probs `[B, W]`, logits `[B, W, V]` and, with a value head, values `[B, W]` of the
-    tokens at columns `start..L-1` (without a head: `token_logprobs`, prefix sharing allowed)."""
-    if head is not None:
-        return logprobs_and_values(model, head, batch, start=start, temperature=temperature)
-    lp, logits = token_logprobs(
-        model, batch, temperature=temperature, start=start, share_prefix=share_prefix
-    )
-    return lp, logits, None
+    """Log-probs `[B, W]` and logits `[B, W, V]` of the tokens at columns `start..L-1`
+    (`token_logprobs`), and with `head = (value head, the policy's LM head)` their values
+    `[B, W]`, read from the hidden states the LM head gets (implementation detail 1), so the
+    shared-prefix pass serves the values too."""
+    if head is None:
+        lp, logits = token_logprobs(
+            model, batch, temperature=temperature, start=start, share_prefix=share_prefix
+        )
+        return lp, logits, None
+    with _lm_head_inputs(head[1]) as seen:
+        lp, logits = token_logprobs(
+            model, batch, temperature=temperature, start=start, share_prefix=share_prefix
+        )
+    if len(seen) == 1:  # one pass over the whole rows: positions start-1 .. L-1
+        hidden = seen[0][:, :-1]  # [B, W, H]
+    else:  # the shared prefix once per run of rows, then every row's tail
+        prefix = batch.input_ids[:, :start]  # [B, S]
+        runs = torch.cat([prefix.new_zeros(1), (prefix[1:] != prefix[:-1]).any(1).long().cumsum(0)])
+        hidden = torch.cat([seen[0][:, -1:][runs], seen[1][:, :-1]], dim=1)  # [B, W, H]
+    return lp, logits, head[0](hidden).squeeze(-1).float()
 
 
 def build_critic(

@@ -24,7 +24,7 @@ import json
 import os
 import random
 import shutil
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -233,6 +233,38 @@ def rewind(checkpoints: Path, before: int) -> Path | None:
     pointer.write_text(target.name + "\n")
     os.replace(pointer, checkpoints / LATEST)
     return target
+
+
+def roll_back(
+    checkpoints: Path,
+    before: int,
+    backend: TrainBackend,
+    *,
+    parts: Mapping[str, TrainBackend] | None = None,
+    load_weights: Callable[[Any, Path], None] | None = None,
+) -> Resumed | None:
+    """Put the models and optimizers back to the newest checkpoint of a step below `before`
+    (`rewind`, then every rank loads it); None, with nothing changed, when there is none.
+
+    `load_weights(module, directory)` loads HF weights into a module in place: needed for
+    backends whose saved state does not hold the weights (torch); DeepSpeed's does.
+    Collective: every rank calls it.
+    """
+    dist = backend.dist
+    target = rewind(checkpoints, before) if dist.is_main else None
+    if dist.broadcast_object(target) is None:
+        return None
+    dist.barrier()
+    resumed = load_latest(checkpoints)
+    assert resumed is not None
+    for name, part in {"": backend, **(parts or {})}.items():
+        if load_weights is not None:
+            load_weights(part.module, resumed.path / name)
+        if name:
+            load_part_state(resumed, name, part)
+        else:
+            backend.load_state(resumed.path, resumed.state)
+    return resumed
 
 
 def save_final(run: Run, backend: TrainBackend, tokenizer: Any) -> Path:

@@ -1,11 +1,10 @@
 """KL-tracked RLHF: PPO (critic + GAE) and REINFORCE++ (critic-free) as presets of one loop.
 
-`rlvr train CONFIG.yaml` with `stage: ppo`. Each step: draw prompts, sample completions, give
-each a sequence score (the rows' verifiers in the reward runtime, a learned reward model, or
-both), take the policy's, the reference's and the critic's values of the completion tokens,
-turn the score and the per-token KL into per-token rewards (`kl_reward`), take advantages by
-GAE (ppo) or the returns normalised over the batch (reinforce_pp), then `ppo_epochs` passes
-over the batch in mini-batches with the clipped surrogate and the clipped value loss. Beta
+`rlvr train CONFIG.yaml` with `stage: ppo`. Each step: sample completions, score them (the
+rows' verifiers, a learned reward model, or both), take the policy's, the reference's and the
+critic's values of the completion tokens, turn score and per-token KL into per-token rewards
+(`kl_reward`), advantages by GAE (ppo) or returns normalised over the batch (reinforce_pp),
+then `ppo_epochs` passes in mini-batches with the clipped surrogate and value losses. Beta
 follows `kl.controller`; `kl.ceiling` stops the run or rolls it back.
 
 Deviations from the papers, and choices where they are silent:
@@ -24,12 +23,10 @@ Deviations from the papers, and choices where they are silent:
     and counted (`reward/masked_rows`); the run goes on.
   - Old log-probabilities and values come from a no-grad pass of the trainer's models (not the
     generation engine's numbers), so the first pass's ratio is exactly 1.
-  - A value head shares the policy's forward pass (no shared-prefix trick there) and its loss is
-    added with `critic.vf_coef`; a separate critic has its own optimizer (`critic.lr`) and its
-    value loss is not scaled.
-  - `advantages/mean` and `returns/mean` are logged before whitening, over completion tokens;
-    `reward/mean` is the mean sequence score the policy is trained on (the rows' verifiers
-    keep theirs in `reward/<verifier>/mean`), so the monitors see the trained reward.
+  - A value head reads the policy's pass (loss weighted by `critic.vf_coef`); a separate critic
+    has its own optimizer (`critic.lr`) and an unscaled value loss.
+  - `advantages/mean`, `returns/mean` are logged before whitening; `reward/mean` is the score
+    the policy is trained on (the verifiers' own: `reward/<verifier>/mean`), as monitors read.
 """
 
 from __future__ import annotations
@@ -53,6 +50,7 @@ from rlvr.algorithms import (
     kl_reward,
     masked_mean,
     policy_loss,
+    sequence_scores,
     value_loss,
     whiten,
 )
@@ -66,9 +64,11 @@ from rlvr.evaluate import held_out_accuracy
 from rlvr.models import value_head as vh
 from rlvr.models.loading import load_policy, load_weights
 from rlvr.models.lora import as_reference, check_lora_backend, reference, save_merged_if_asked
+from rlvr.models.reward_head import check_reward_model, model_device
 from rlvr.models.tokens import TokenBatch, token_logprobs
 from rlvr.monitors import Watch, open_watch
 from rlvr.rewards import RewardRuntime
+from rlvr.rewards.learned import LearnedReward, completions, timed_score
 from rlvr.rollout.build import Rollout, check_engine, open_rollout
 from rlvr.rollout.collect import RoundConfig, collect
 from rlvr.rollout.groups import Rollouts, rollout_metrics, sampling_logprobs, token_batch
@@ -77,53 +77,46 @@ from rlvr.runs import checkpoint as ckpt
 from rlvr.runs.report import write_run_report
 from rlvr.trainers.ppo_config import PPOConfig, PPOResult, ScoreConfig, StoppedBy
 
-__all__ = ["PPOConfig", "PPOResult", "sequence_scores", "train"]
+__all__ = ["PPOConfig", "PPOResult", "train"]
 
 
 # --- algorithm --------------------------------------------------------------------------------
 
 
-def sequence_scores(
-    r: Rollouts, cfg: ScoreConfig, learned: torch.Tensor | None = None
+def _scores(
+    r: Rollouts, cfg: ScoreConfig, learned: torch.Tensor | None
 ) -> tuple[torch.Tensor, torch.Tensor, dict[str, float]]:
-    """Each completion's sequence score, which rows enter the loss, and their counts.
-
-    Args:
-        r: The step's rollouts (`r.scores`: summed verifier rewards, `r.mask`: False where the
-            reward runtime masked a row).
-        cfg: Verifier weight and penalties.
-        learned: The learned reward's (weighted) part of each score, `[N]`; NaN or inf where the
-            reward model gave no usable score.
-
-    Returns:
-        `(scores [N], keep [N] bool, metrics)`; scores are 0 on rows left out.
-    """
+    """`sequence_scores` of the step's completions, and their counts."""
     lengths = torch.tensor([len(ids) for g in r.groups for ids in g.completion_ids])  # [N]
     stopped = torch.tensor([f == "stop" for g in r.groups for f in g.finish_reasons])  # [N]
-    keep = r.mask.clone() if cfg.verifier_weight > 0 else torch.ones_like(r.mask)  # [N]
-    scores = cfg.verifier_weight * r.scores.float()  # [N]
-    metrics: dict[str, float] = {}
+    scores, keep = sequence_scores(
+        r.scores,
+        r.mask,
+        lengths,
+        stopped,
+        verifier_weight=cfg.verifier_weight,
+        learned=learned,
+        missing_eos_penalty=cfg.missing_eos_penalty,
+        length_penalty=cfg.length_penalty,
+    )
+    metrics = {"reward/masked_rows": float((~keep).sum())}
     if learned is not None:
-        finite = torch.isfinite(learned)  # [N]
-        metrics["reward/model_nonfinite"] = float((~finite).sum())
-        keep &= finite
-        scores = scores + torch.where(finite, learned, torch.zeros_like(learned))
-    if cfg.missing_eos_penalty is not None:
-        scores = scores - cfg.missing_eos_penalty * (~stopped).float()
-    scores = scores - cfg.length_penalty * lengths.float()
-    metrics["reward/masked_rows"] = float((~keep).sum())
+        metrics["reward/model_nonfinite"] = float((~torch.isfinite(learned)).sum())
     if bool(keep.any()):  # what the policy is trained on (the verifiers': reward/<name>/mean)
         metrics["reward/mean"] = float(scores[keep].mean())
-    return torch.where(keep, scores, torch.zeros_like(scores)), keep, metrics
+    return scores, keep, metrics
 
 
 # --- plumbing ---------------------------------------------------------------------------------
+
+NAMES = dict(clip_frac="policy/clipfrac", approx_kl="policy/approx_kl", value_loss="value/loss")
+NAMES.update(value_clip_frac="value/clipfrac", critic_grad_norm="value/grad_norm")
+"""Statistics of the update -> their metric names (others: `train/<name>`)."""
 
 
 @dataclass
 class _State:
     run: Run
-    model: Any
     tokenizer: Any
     ref: Any
     backend: TrainBackend
@@ -138,12 +131,10 @@ class _State:
     watch: Watch
     rollbacks: int = 0
     masked_rows: int = 0
-
-    @property
-    def head(self) -> torch.nn.Module | None:
-        """The value head on the policy, if the critic is one."""
-        head: torch.nn.Module | None = getattr(self.backend.module, vh.VALUE_HEAD, None)
-        return head
+    head: Any = None
+    """The value head on the policy, if the critic is one."""
+    learned: LearnedReward | None = None
+    """The learned reward model (`reward.model`), if any."""
 
 
 @dataclass
@@ -158,12 +149,32 @@ class _Prepared:
     returns: torch.Tensor
     kl_mean: float
     metrics: dict[str, float]
+    scores: list[float]
+    """The sequence scores, for the monitors' samples."""
+
+
+def _learned_part(s: _State, cfg: PPOConfig, r: Rollouts) -> tuple[Any, dict[str, float]]:
+    """The reward model's weighted part of each score, `[N]` (NaN where it gave no finite
+    score), and its `reward/model_*` metrics; each rank scores its share of the rows."""
+    if s.learned is None:
+        return None, {}
+    rows, dist = completions(r.groups), s.backend.dist
+    mine = dist.shard(len(rows))
+    scores, seconds = timed_score(s.learned, rows[mine.start : mine.stop])
+    raw = torch.tensor([x for part in dist.all_gather_object(scores) for x in part])  # [N]
+    finite = torch.isfinite(raw)
+    kept = (r.mask if cfg.score.verifier_weight > 0 else finite) & finite
+    zeros = torch.zeros_like(raw)
+    part, metrics = s.learned.mix(zeros, torch.where(finite, raw, zeros), r.scores, kept)
+    return torch.where(finite, part, raw), {**metrics, "reward/model_s": seconds}
 
 
 @torch.no_grad()
 def _prepare(s: _State, cfg: PPOConfig, r: Rollouts) -> _Prepared:
     """Scores, the no-grad passes (policy, reference, critic), rewards and advantages."""
-    scores, keep, metrics = sequence_scores(r, cfg.score)
+    learned, metrics = _learned_part(s, cfg, r)
+    scores, keep, score_metrics = _scores(r, cfg.score, learned)
+    metrics.update(score_metrics)
     s.masked_rows += int((~keep).sum())
     batch = token_batch(r, s.tokenizer.pad_token_id)
     batch = replace(batch, completion_mask=batch.completion_mask * keep.long().unsqueeze(1))
@@ -171,7 +182,12 @@ def _prepare(s: _State, cfg: PPOConfig, r: Rollouts) -> _Prepared:
     mask = batch.completion_mask[:, first:]  # [N, W]
     share = cfg.train.share_prefix
     old, _, values = vh.policy_pass(
-        s.backend.module, s.head, batch, start=first, temperature=temperature, share_prefix=share
+        s.backend.module,
+        batch,
+        start=first,
+        temperature=temperature,
+        share_prefix=share,
+        head=s.head,
     )
     with as_reference(s.backend.module, s.ref) as frozen:
         ref = token_logprobs(
@@ -203,80 +219,92 @@ def _prepare(s: _State, cfg: PPOConfig, r: Rollouts) -> _Prepared:
     if values is not None:
         metrics["value/mean"] = float(masked_mean(values, mask))
         metrics["value/explained_variance"] = explained_variance(values, returns, mask)
-    return _Prepared(batch, first, old, values, adv, returns, kl_mean, metrics)
+    return _Prepared(batch, first, old, values, adv, returns, kl_mean, metrics, scores.tolist())
+
+
+def _policy_micro(
+    s: _State, cfg: PPOConfig, p: _Prepared, sub: TokenBatch, rows: Any, counts: tuple[int, int]
+) -> tuple[torch.Tensor, dict[str, float], torch.Tensor | None]:
+    """The policy's loss on one micro-batch (`rows` index the batch), its statistics, and the
+    value head's values when the critic is one."""
+    mask = sub.completion_mask[:, p.first :]  # [n, W]
+    lp, logits, values = vh.policy_pass(
+        s.backend.forward_model,
+        sub,
+        start=p.first,
+        temperature=cfg.rollout.temperature,
+        share_prefix=cfg.train.share_prefix and not cfg.zero3,  # see PPOConfig.zero3
+        head=s.head,
+    )
+    loss, stats = policy_loss(
+        lp,
+        p.old[rows],
+        p.adv[rows],
+        mask,
+        eps_low=s.preset.eps,
+        eps_high=s.preset.eps,
+        agg_mode=cfg.algo.agg_mode,
+        norm_len=cfg.rollout.max_new_tokens,
+        global_tokens=counts[0],
+        global_seqs=counts[1],
+    )
+    with torch.set_grad_enabled(bool(cfg.algo.entropy_coef)):
+        entropy = entropy_from_logits(logits, mask)  # [n, W]
+    if cfg.algo.entropy_coef:
+        loss = loss - cfg.algo.entropy_coef * (entropy * mask).sum() / counts[0]
+    stats["entropy"] = float(masked_mean(entropy.detach(), mask))
+    return loss, stats, values
 
 
 def _minibatch_step(
-    s: _State, cfg: PPOConfig, p: _Prepared, rows: torch.Tensor
+    s: _State, cfg: PPOConfig, p: _Prepared, rows: torch.Tensor, policy_on: bool
 ) -> dict[str, float]:
-    """One optimizer step (policy and critic) over the rows `rows` of the batch."""
+    """One optimizer step over the rows `rows` of the batch: the critic's, and the policy's
+    unless `policy_on` is False (critic warm-up; a value head then learns through the body)."""
     b = p.batch
     sub = TokenBatch(b.input_ids[rows], b.attention_mask[rows], b.completion_mask[rows])
     mask = sub.completion_mask[:, p.first :]  # [n, W]
-    old, adv, ret = p.old[rows], p.adv[rows], p.returns[rows]  # [n, W]
-    old_values = None if p.values is None else p.values[rows]
-    tokens, seqs = int(mask.sum()), int((mask.sum(1) > 0).sum())
-    if tokens == 0:
+    counts = int(mask.sum()), int((mask.sum(1) > 0).sum())
+    if counts[0] == 0:
         return {}
+    run_policy = policy_on or s.critic is None
     n, micro = len(rows), cfg.algo.micro_batch_size or len(rows)
     s.backend.zero_grad()
     if s.critic is not None:
         s.critic.zero_grad()
-    head = getattr(s.backend.module, vh.VALUE_HEAD, None)
     totals: dict[str, float] = {}
     for part, padding in s.backend.dist.micro_batches(n, micro):
-        lp, logits, values = vh.policy_pass(
-            s.backend.forward_model,
-            head,
-            sub[part],
-            start=p.first,
-            temperature=cfg.rollout.temperature,
-            share_prefix=cfg.train.share_prefix and head is None,
-        )
-        loss, stats = policy_loss(
-            lp,
-            old[part],
-            adv[part],
-            mask[part],
-            eps_low=s.preset.eps,
-            eps_high=s.preset.eps,
-            agg_mode=cfg.algo.agg_mode,
-            norm_len=cfg.rollout.max_new_tokens,
-            global_tokens=tokens,
-            global_seqs=seqs,
-        )
-        with torch.set_grad_enabled(bool(cfg.algo.entropy_coef)):
-            entropy = entropy_from_logits(logits, mask[part])  # [n, W]
-        if cfg.algo.entropy_coef:
-            loss = loss - cfg.algo.entropy_coef * (entropy * mask[part]).sum() / tokens
+        loss, values, stats = torch.zeros(()), None, dict[str, float]()
+        if run_policy:
+            loss, stats, values = _policy_micro(s, cfg, p, sub[part], rows[part], counts)
+            loss = loss if policy_on else loss * 0.0
         if s.critic is not None:
             values = vh.token_values(s.critic.forward_model, sub[part], start=p.first)
         if values is not None:
-            assert old_values is not None
+            assert p.values is not None
             v_loss, v_stats = value_loss(
                 values,
-                old_values[part],
-                ret[part],
+                p.values[rows[part]],
+                p.returns[rows[part]],
                 mask[part],
                 clip_range=s.preset.value_clip,
-                global_tokens=tokens,
+                global_tokens=counts[0],
             )
             stats.update(v_stats, value_loss=float(v_loss.detach()))
             if s.critic is not None:
                 s.critic.backward(v_loss * (0.0 if padding else 1.0))
             else:
                 loss = loss + cfg.critic.vf_coef * v_loss
-        s.backend.backward(loss * (0.0 if padding else 1.0))
-        if padding:
-            continue
-        share = float(mask[part].sum()) / tokens
-        stats["entropy"] = float(masked_mean(entropy.detach(), mask[part]))
-        stats["loss"] = float(loss.detach())
-        for key, value in stats.items():
+        if run_policy:
+            s.backend.backward(loss * (0.0 if padding else 1.0))
+            stats["loss"] = float(loss.detach())
+        share = float(mask[part].sum()) / counts[0]
+        for key, value in stats.items() if not padding else ():
             # losses are already this pass's share of the whole; statistics are means
             totals[key] = totals.get(key, 0.0) + value * (1.0 if "loss" in key else share)
     out = s.backend.dist.all_reduce_sum(totals)
-    out["grad_norm"] = s.backend.step()
+    if run_policy:
+        out["grad_norm"] = s.backend.step()
     if s.critic is not None:
         out["critic_grad_norm"] = s.critic.step()
     return out
@@ -288,47 +316,30 @@ def _update(s: _State, cfg: PPOConfig, p: _Prepared, step: int) -> dict[str, flo
     size = cfg.algo.mini_batch_size or n
     generator = torch.Generator().manual_seed(cfg.run.seed * 1_000_003 + step)
     sums: dict[str, float] = {}
-    count = 0
+    count, policy_on = 0, step >= cfg.critic.warmup_steps or not s.preset.critic
     for _ in range(cfg.algo.ppo_epochs):
         order = torch.arange(n) if size >= n else torch.randperm(n, generator=generator)
         for start in range(0, n, size):
-            stats = _minibatch_step(s, cfg, p, order[start : start + size])
+            rows = order[start : start + size].sort().values  # a prompt's rows side by side
+            stats = _minibatch_step(s, cfg, p, rows, policy_on)
             count += bool(stats)
             for key, value in stats.items():
                 sums[key] = sums.get(key, 0.0) + value
-    names = {
-        "clip_frac": "policy/clipfrac",
-        "approx_kl": "policy/approx_kl",
-        "value_loss": "value/loss",
-        "value_clip_frac": "value/clipfrac",
-        "critic_grad_norm": "value/grad_norm",
-    }
-    return {names.get(k, f"train/{k}"): v / max(1, count) for k, v in sums.items()}
-
-
-def _load_weights(s: _State, cfg: PPOConfig, resumed: ckpt.Resumed) -> None:
-    """Roll the models and optimizers back to checkpoint `resumed` (every rank)."""
-    if cfg.backend.kind == "torch":  # DeepSpeed's own state below holds the weights too
-        load_weights(s.backend.module, resumed.path)
-        if s.critic is not None:
-            load_weights(s.critic.module, resumed.path / "critic")
-    s.backend.load_state(resumed.path, resumed.state)
-    if s.critic is not None:
-        ckpt.load_part_state(resumed, "critic", s.critic)
+    return {NAMES.get(k, f"train/{k}"): v / max(1, count) for k, v in sums.items()}
 
 
 def _rollback(s: _State, cfg: PPOConfig, step: int) -> str | None:
     """Restore the newest checkpoint of a step before `step` and raise beta; what happened,
     in words, or None when there is no such checkpoint."""
-    dist = s.backend.dist
-    target = ckpt.rewind(s.run.checkpoints, step) if dist.is_main else None
-    target = dist.broadcast_object(target)
-    if target is None:
+    resumed = ckpt.roll_back(
+        s.run.checkpoints,
+        step,
+        s.backend,
+        parts={"critic": s.critic} if s.critic is not None else None,
+        load_weights=load_weights if cfg.backend.kind == "torch" else None,
+    )
+    if resumed is None:
         return None
-    dist.barrier()
-    resumed = ckpt.load_latest(s.run.checkpoints)
-    assert resumed is not None
-    _load_weights(s, cfg, resumed)
     before = s.ctl.value
     s.ctl.value = max(before * cfg.kl.rollback_factor, cfg.kl.rollback_min_beta)
     s.rollbacks += 1
@@ -363,16 +374,16 @@ def _save_final(s: _State, cfg: PPOConfig) -> Path:
 
 def _evaluate(cfg: PPOConfig, s: _State, runtime: RewardRuntime) -> float:
     accuracy = held_out_accuracy(
-        s.model,
+        s.backend.module,
         s.tokenizer,
         s.held_out,
         generation=cfg.generation,
         runtime=runtime,
         dist=s.backend.dist,
-        collective_forward=cfg.backend.kind == "deepspeed" and cfg.backend.zero_stage == 3,
+        collective_forward=cfg.zero3,
         seed=cfg.run.seed,
     )
-    s.model.train()
+    s.backend.module.train()
     return accuracy
 
 
@@ -380,10 +391,10 @@ def train(cfg: PPOConfig) -> PPOResult:
     """Run the PPO stage; resumes from the run's last checkpoint when one exists."""
     check_engine(cfg.rollout)
     check_lora_backend(cfg.model.lora, backend=cfg.backend)
-    if cfg.model.lora is not None and cfg.rollout.engine != "hf":
-        raise ValueError("model.lora trains with the in-process `hf` rollout engine only")
     preset = cfg.algo.resolved()
-    if preset.critic and cfg.critic.path is not None:  # before anything is written
+    if cfg.reward.model is not None:  # before anything is written
+        check_reward_model(cfg.reward.model.path)
+    if preset.critic and cfg.critic.path is not None:
         vh.check_critic(cfg.critic.path, cfg.model.path, head=cfg.critic.kind == "head")
     return _train(cfg, launch(cfg.backend), preset)
 
@@ -424,7 +435,6 @@ def _train(cfg: PPOConfig, dist: Dist, preset: RLHFPreset) -> PPOResult:
         contract=cfg.contract(preset, datasets, names, dist.world_size),
     )
     model, tokenizer, ref, critic_model = _models(cfg, preset, resumed)
-    zero3 = cfg.backend.kind == "deepspeed" and cfg.backend.zero_stage == 3
     rollout = open_rollout(
         cfg.rollout,
         model=model,
@@ -432,20 +442,15 @@ def _train(cfg: PPOConfig, dist: Dist, preset: RLHFPreset) -> PPOResult:
         model_dir=cfg.model.path if resumed is None else str(resumed.path),
         seed=cfg.run.seed,
         dist=dist,
-        zero3=zero3,
+        zero3=cfg.zero3,
     )
     seed_everything(cfg.run.seed)  # vLLM seeds the process as it starts: same state for both
-    a = cfg.algo
-    updates = a.ppo_epochs * -(-a.batch_size // (a.mini_batch_size or a.batch_size))
-    backend = build_backend(
-        cfg.backend, dist, model, cfg.optim, total_steps=cfg.train.max_steps * updates
-    )
+    total = cfg.train.max_steps * cfg.algo.updates_per_step
+    backend = build_backend(cfg.backend, dist, model, cfg.optim, total_steps=total)
+    c_optim = replace(cfg.optim, lr=cfg.critic.lr or cfg.optim.lr)
     critic = None
     if critic_model is not None:
-        optim = replace(cfg.optim, lr=cfg.critic.lr or cfg.optim.lr)
-        critic = build_backend(
-            cfg.backend, dist, critic_model, optim, total_steps=cfg.train.max_steps * updates
-        )
+        critic = build_backend(cfg.backend, dist, critic_model, c_optim, total_steps=total)
     step, cursor = ckpt.restore_training(resumed, run, backend)
     extra = resumed.state["extra"] if resumed is not None else {}
     if resumed is not None and critic is not None:
@@ -453,7 +458,6 @@ def _train(cfg: PPOConfig, dist: Dist, preset: RLHFPreset) -> PPOResult:
     beta = extra.get("beta", cfg.kl.beta if cfg.kl.beta is not None else preset.kl_coef)
     s = _State(
         run,
-        model,
         tokenizer,
         ref,
         backend,
@@ -470,6 +474,8 @@ def _train(cfg: PPOConfig, dist: Dist, preset: RLHFPreset) -> PPOResult:
         open_watch(cfg.monitors, run, resumed_step=step),
         rollbacks=int(extra.get("rollbacks", 0)),
         masked_rows=int(extra.get("masked", 0)),
+        head=vh.value_head(model),
+        learned=_learned_reward(cfg, run, tokenizer, backend),
     )
     if resumed is None and cfg.kl.ceiling is not None and cfg.kl.on_ceiling == "rollback":
         _save(s, cfg, 0)  # the start: a checkpoint under the ceiling to roll back to
@@ -480,7 +486,10 @@ def _train(cfg: PPOConfig, dist: Dist, preset: RLHFPreset) -> PPOResult:
         run.write_json("summary.json", {**asdict(result), "monitor_events": len(s.watch.events)})
         run.close()
         if dist.is_main:
-            _report(cfg, run, result)
+            stop = result.stopped_by + (f": {result.stop_reason}" if result.stop_reason else "")
+            rows = [("stopped by", stop), ("rollbacks", str(s.rollbacks))]
+            rows += [("rows left out of the loss (masked)", str(s.masked_rows))]
+            write_run_report(run.dir, f"{cfg.algo.preset}: {cfg.run.name}", rows)
         backend.close()
         if critic is not None:
             critic.close()
@@ -488,11 +497,13 @@ def _train(cfg: PPOConfig, dist: Dist, preset: RLHFPreset) -> PPOResult:
     return result
 
 
-def _report(cfg: PPOConfig, run: Run, r: PPOResult) -> None:
-    stop = r.stopped_by + (f": {r.stop_reason}" if r.stop_reason else "")
-    rows = [("stopped by", stop), ("rollbacks", str(r.rollbacks))]
-    rows += [("rows left out of the loss (masked)", str(r.masked_rows))]
-    write_run_report(run.dir, f"{cfg.algo.preset}: {cfg.run.name}", rows)
+def _learned_reward(cfg: PPOConfig, run: Run, tokenizer: Any, backend: TrainBackend) -> Any:
+    if cfg.reward.model is None:
+        return None
+    device = model_device(backend.module)
+    learned = LearnedReward(cfg.reward.model, policy_tokenizer=tokenizer, device=device)
+    run.update_manifest({"reward_model": {"path": cfg.reward.model.path, "ids": learned.from_ids}})
+    return learned
 
 
 @dataclass
@@ -551,7 +562,9 @@ def _loop(
             if event is None:
                 metrics.update(_update(s, cfg, p, step))
                 metrics.update(
-                    s.rollout.after_update(s.model, weights=weights or s.backend.full_params)
+                    s.rollout.after_update(
+                        s.backend.module, weights=weights or s.backend.full_params
+                    )
                 )
                 s.ctl.update(p.kl_mean, n_steps=cfg.algo.batch_size)
             else:
@@ -572,7 +585,7 @@ def _loop(
                 after, evaluated = _evaluate(cfg, s, runtime), step
                 metrics["eval/accuracy"] = after
                 bar.write(f"step {step}: held-out accuracy {after:.3f}")
-            decision = s.watch.observe(step, metrics, rollouts.groups, rollouts.scores.tolist())
+            decision = s.watch.observe(step, metrics, rollouts.groups, p.scores)
             s.run.log(step, metrics)
             if event is None and (step % cfg.train.save_every == 0 or decision.checkpoint):
                 _save(s, cfg, step)

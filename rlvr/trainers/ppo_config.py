@@ -79,6 +79,11 @@ class PPOAlgoConfig:
         """Completions per training step."""
         return self.prompts_per_step * self.samples_per_prompt
 
+    @property
+    def updates_per_step(self) -> int:
+        """Optimizer steps per training step."""
+        return self.ppo_epochs * -(-self.batch_size // (self.mini_batch_size or self.batch_size))
+
 
 @dataclass(frozen=True)
 class KLConfig:
@@ -143,9 +148,14 @@ class CriticConfig:
     """Learning rate of a separate critic; null: optim.lr."""
     vf_coef: float = 0.1
     """Value-head kind: weight of the value loss in the loss shared with the policy."""
+    warmup_steps: int = 0
+    """First training steps in which only the critic learns (the policy's loss is off: OpenRLHF's
+    freezing_actor_steps), so that GAE starts from values that mean something."""
 
     def __post_init__(self) -> None:
         _positive("critic.lr", self.lr)
+        if self.warmup_steps < 0:
+            raise ValueError(f"critic.warmup_steps must be >= 0, got {self.warmup_steps}")
         if self.vf_coef < 0:
             raise ValueError(f"critic.vf_coef must be >= 0, got {self.vf_coef}")
 
@@ -241,6 +251,8 @@ class PPOConfig:
                 "the value head's tensors of a checkpoint as policy weights): use "
                 "critic.kind: separate"
             )
+        if self.model.lora is not None and self.rollout.engine != "hf":
+            raise ValueError("model.lora trains with the in-process `hf` rollout engine only")
         if self.critic.kind == "head" and self.model.lora is not None:
             raise ValueError(
                 "critic.kind: head with model.lora is not supported (the adapters' checkpoints "
@@ -265,6 +277,13 @@ class PPOConfig:
             backend={"kind": b.kind, "zero_stage": b.zero_stage if b.kind == "deepspeed" else None},
             world_size=world,
         )
+
+    @property
+    def zero3(self) -> bool:
+        """DeepSpeed ZeRO-3: every forward pass is collective, so every rank must run the same
+        passes; the training passes then run without the shared-prefix split, which a rank
+        decides from its own rows."""
+        return self.backend.kind == "deepspeed" and self.backend.zero_stage == 3
 
     def rounds(self) -> RoundConfig:
         """What a step's rollout round needs."""

@@ -15,12 +15,9 @@ from transformers import AutoModelForCausalLM
 
 from rlvr.cli.main import main as cli_main
 from rlvr.config import ConfigError, load_config
-from rlvr.data import RolloutGroup, Sample
 from rlvr.models.tiny import TinyModelConfig, build_tiny
 from rlvr.models.value_head import CriticError
-from rlvr.rollout.groups import Rollouts
-from rlvr.trainers.ppo import PPOConfig, PPOResult, sequence_scores, train
-from rlvr.trainers.ppo_config import ScoreConfig
+from rlvr.trainers.ppo import PPOConfig, PPOResult, train
 from tests.rlvr.trainers.conftest import write_config
 
 VOLATILE = ("time", "_s", "/s", "elapsed")
@@ -106,35 +103,6 @@ def test_a_critic_that_does_not_fit_the_policy_is_refused_before_the_run_starts(
     with pytest.raises(CriticError, match=message):
         train(ppo_config(tmp_path, data))
     assert not (tmp_path / "runs").exists()
-
-
-def _rollouts(
-    scores: list[float], mask: list[bool], lengths: list[int], stops: list[str]
-) -> Rollouts:
-    groups = [
-        RolloutGroup(Sample("p", "1", "math"), (1,), ((5,) * n,), ((0.0,) * n,), ("x",), (f,))
-        for n, f in zip(lengths, stops, strict=True)
-    ]
-    return Rollouts(groups, torch.tensor(scores), torch.tensor(mask), [])
-
-
-def test_sequence_scores_mask_non_finite_learned_scores_and_apply_penalties() -> None:
-    r = _rollouts(
-        [1.0, 0.0, 1.0, 0.5], [True, True, False, True], [2, 4, 3, 5], ["stop"] * 3 + ["length"]
-    )
-    learned = torch.tensor([0.5, float("nan"), 2.0, float("inf")])
-    cfg = ScoreConfig(verifier_weight=2.0, missing_eos_penalty=1.0, length_penalty=0.1)
-    scores, keep, metrics = sequence_scores(r, cfg, learned)
-    # row 0: 2 * 1 + 0.5 - 0.1 * 2 = 2.3; row 1: NaN model score; row 2: masked by the runtime;
-    # row 3: infinite model score (and no EOS): all three left out, their score 0
-    assert keep.tolist() == [True, False, False, False]
-    torch.testing.assert_close(scores, torch.tensor([2.3, 0.0, 0.0, 0.0]))
-    assert metrics["reward/model_nonfinite"] == 2 and metrics["reward/masked_rows"] == 3
-    # verifier weight 0: the verifiers are logged only, so the runtime's mask does not apply
-    gold_only = ScoreConfig(verifier_weight=0.0, missing_eos_penalty=1.0)
-    scores, keep, _ = sequence_scores(r, gold_only, torch.tensor([0.5, 1.0, 2.0, 3.0]))
-    assert keep.tolist() == [True] * 4
-    torch.testing.assert_close(scores, torch.tensor([0.5, 1.0, 2.0, 2.0]))
 
 
 def _weights(path: Path) -> dict[str, torch.Tensor]:
@@ -340,3 +308,55 @@ def test_vllm_rollouts_stay_in_sync_with_the_trained_policy(
     assert not torch.equal(
         _weights(tiny_model)["lm_head.weight"], _weights(Path(result.final))["lm_head.weight"]
     )
+
+
+@pytest.fixture(scope="module")
+def reward_model(tiny_model: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A one-label reward model on the tiny model's body (its head untrained)."""
+    from rlvr.config.sections import ModelConfig
+    from rlvr.models.reward_head import load_reward_backbone
+
+    model, tokenizer, _ = load_reward_backbone(ModelConfig(path=str(tiny_model)))
+    out = tmp_path_factory.mktemp("rm") / "rm"
+    model.save_pretrained(out)
+    tokenizer.save_pretrained(out)
+    return out
+
+
+def test_a_reward_model_that_returns_nan_masks_those_rows_and_the_run_goes_on(
+    tmp_path: Path, tiny_model: Path, reward_model: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from rlvr.rewards.learned import LearnedReward
+
+    real = LearnedReward.score
+
+    def every_third_nan(self: LearnedReward, rows: Any) -> list[float]:
+        return [math.nan if i % 3 == 0 else s for i, s in enumerate(real(self, rows))]
+
+    monkeypatch.setattr(LearnedReward, "score", every_third_nan)
+    data = ppo_data(tmp_path, tiny_model, "nan")
+    data["reward"] = {"workers": 0, "model": {"path": str(reward_model), "normalize": "none"}}
+    data["score"] = {"verifier_weight": 0.0}  # the verifier is gold only
+    data["critic"] = {"path": str(reward_model)}  # the critic starts from the reward model
+    result = train(ppo_config(tmp_path, data))
+    steps = [r for r in rows(tmp_path / "runs/nan") if "kl/mean" in r]
+    # 8 completions a step: rows 0, 3 and 6 get NaN and are left out, the others train
+    assert [r["reward/model_nonfinite"] for r in steps] == [3.0, 3.0]
+    assert [r["reward/masked_rows"] for r in steps] == [3.0, 3.0]
+    assert all(math.isfinite(r["train/loss"]) and "reward/model_mean" in r for r in steps)
+    assert (result.masked_rows, result.stopped_by, result.steps) == (6, "max_steps", 2)
+
+
+def test_critic_warmup_trains_the_critic_alone(tmp_path: Path, tiny_model: Path) -> None:
+    data = ppo_data(tmp_path, tiny_model, "warm", max_steps=1)
+    data["critic"] = {"warmup_steps": 1}
+    data.pop("eval_data")
+    result = train(ppo_config(tmp_path, data))
+    step = next(r for r in rows(tmp_path / "runs/warm") if "value/loss" in r)
+    assert "train/grad_norm" not in step and "policy/clipfrac" not in step
+    assert step["value/grad_norm"] > 0
+    final = Path(result.final)
+    start, after = _weights(tiny_model), _weights(final)
+    assert all(torch.equal(start[k], after[k]) for k in start)  # the policy did not move
+    critic = load_file(str(final / "critic/model.safetensors"))
+    assert critic["score.weight"].abs().sum() > 0

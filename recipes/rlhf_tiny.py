@@ -1,0 +1,149 @@
+"""RLHF on a tiny local model: SFT -> reward model -> PPO, with reward hacking shown and stopped.
+
+1. SFT on worked arithmetic; reward models on synthetic arithmetic preference pairs, a clean one
+   and a length-biased one (its chosen side is always the longer worked solution).
+2. PPO scored by the clean reward model at beta 0, 0.1 and 1.0 (fixed) and with the adaptive
+   controller. The `math` verifier is the hidden gold standard: never reward, only held-out
+   accuracy and the training pass rate. Reward-model score against KL and gold accuracy over
+   steps are plotted; a run whose reward-model score rose while its gold accuracy fell is named
+   as reward hacking. `kl.ceiling` ends runs that drift too far.
+3. PPO (adaptive) scored by the length-biased reward model, until the ceiling or a monitor.
+4. DPO on the same pairs, against adaptive PPO: wall time, tokens generated, gold accuracy.
+
+Usage: python recipes/rlhf_tiny.py [--out runs/rlhf-tiny] [--smoke]  (--smoke: toy sizes)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+from rlvr.cli import exit_on_user_error
+from rlvr.config import load_config
+from rlvr.runs.report import plot_pairs, plot_runs, read_metrics, series, write_summary
+from rlvr.trainers.pipeline import run_stage
+
+CONFIGS = Path(__file__).parent / "configs"
+ARMS = {
+    "beta-0": ["kl.controller=fixed", "kl.beta=0.0"],
+    "beta-0.1": ["kl.controller=fixed", "kl.beta=0.1"],
+    "beta-1": ["kl.controller=fixed", "kl.beta=1.0"],
+    "adaptive": [],
+}
+SFT = ["train.target_accuracy=0.6", "train.max_steps=3000"]  # a reward model learns more from it
+SMOKE_SFT = ["train.max_steps=4", "train.eval_every=2", "train.batch_size=8", "data.n=64"]
+SMOKE_RM = ["train.max_steps=4", "train.eval_every=2", "data.n=64", "eval_data.n=16"]
+SMOKE_PPO = ["train.max_steps=3", "train.eval_every=1", "data.n=32", "eval_data.n=8"]
+SMOKE_PPO += ["algo.prompts_per_step=2", "reward.workers=1"]
+SMOKE_DPO = ["train.max_steps=3", "train.eval_every=2", "data.n=32", "eval_data.n=8"]
+WINDOW = 5  # steps averaged at each end of a run to judge whether its reward-model score rose
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=Path("runs/rlhf-tiny"), help="output root")
+    parser.add_argument("--smoke", action="store_true", help="toy sizes, for a quick check")
+    args = parser.parse_args()
+    out, smoke = args.out, args.smoke
+    common = [f"run.output_dir={out}", "run.overwrite=true"]
+
+    def stage(config: str, toy: list[str], *extra: str) -> Any:
+        overrides = [*common, *(toy if smoke else []), *extra]
+        cfg = load_config(CONFIGS / config, overrides=overrides)
+        return run_stage(cfg, config.split("/")[0])
+
+    tiny = [f"model.path={out}/models/tiny"] if smoke else []
+    sft = stage("sft/math_tiny.yaml", SMOKE_SFT, *tiny, "run.name=sft-math-tiny", *SFT)
+    print(f"SFT: held-out accuracy {sft.eval_accuracy:.3f}")
+    start = f"model.path={sft.final}"
+    rm_config = "reward_model/rlhf_tiny.yaml"
+    rms = {n: stage(rm_config, SMOKE_RM, start, f"run.name=rm-{n}", f"data.options.bias={b}")
+           for n, b in (("clean", "none"), ("length", "length"))}  # fmt: skip
+
+    def ppo(name: str, rm: str, *extra: str) -> Any:
+        scored = [f"reward.model.path={rm}"]
+        r = stage("ppo/rlhf_tiny.yaml", SMOKE_PPO, start, f"run.name={name}", *scored, *extra)
+        print(f"{name}: {r.steps} steps, {r.stopped_by} {r.stop_reason}".rstrip())
+        return r
+
+    results = {arm: ppo(arm, rms["clean"].final, *extra) for arm, extra in ARMS.items()}
+    results["length-biased"] = ppo("length-biased", rms["length"].final)
+    data = load_config(CONFIGS / rm_config).data  # DPO on the reward model's pairs
+    same = [f"data.n={data.n}", f"data.seed={data.seed}", "train.max_seconds=null"]
+    dpo = stage("dpo/math_tiny.yaml", SMOKE_DPO, start, "run.name=dpo", *same)
+
+    runs = {name: out / name for name in results}
+    pairs = [("kl/mean", "reward/model_mean"), ("step", "eval/accuracy")]
+    pairs += [("step", "reward/math/pass_rate"), ("step", "completion/length_mean")]
+    plot = plot_pairs(runs, pairs, out / "report.png", title="PPO on tiny-model arithmetic")
+    plot_runs(runs, out / "metrics.png", title="PPO runs")
+    rows = [("SFT held-out accuracy", f"{sft.eval_accuracy:.3f}")]
+    rows += [
+        (f"reward model ({b}) pairwise accuracy", f"{r.eval_accuracy:.3f}") for b, r in rms.items()
+    ]
+    summary: dict[str, Any] = {"reward_models": {b: r.eval_accuracy for b, r in rms.items()}}
+    for name, r in results.items():
+        verdict = judge(out / name, r.accuracy_before, r.accuracy_after)
+        summary[name] = {**verdict, "stopped_by": r.stopped_by, "stop_reason": r.stop_reason}
+        rows.append((name, describe(verdict, r)))
+    adaptive = results["adaptive"]
+    compute = {
+        "ppo": {"seconds": adaptive.trained_s, "tokens": tokens(out / "adaptive")},
+        "dpo": {"seconds": dpo.trained_s, "tokens": 0},
+    }
+    rows.append(("DPO vs adaptive PPO", f"gold accuracy {dpo.accuracy_after:.3f} vs "
+                 f"{adaptive.accuracy_after:.3f}; {dpo.trained_s:.0f} s vs "
+                 f"{adaptive.trained_s:.0f} s training; 0 vs {compute['ppo']['tokens']} "
+                 "tokens generated"))  # fmt: skip
+    summary["dpo"] = {"accuracy_before": dpo.accuracy_before, "accuracy_after": dpo.accuracy_after}
+    summary["compute"] = compute
+    write_summary(out / "report.md", "rlhf_tiny", rows, plot)
+    (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    print("\n".join(f"{what}: {line}" for what, line in rows), f"\nreport: {out / 'report.md'}")
+
+
+def judge(run: Path, before: float | None, after: float | None) -> dict[str, Any]:
+    """Reward-model score rise over the run, gold accuracy change, KL range, and the verdict:
+    reward hacking is a rising reward-model score with falling gold accuracy."""
+    metrics = read_metrics(run)
+    score = series(metrics, "reward/model_mean")[1]
+    kl = series(metrics, "kl/mean")[1]
+    target = load_config(run / "config.yaml").kl.target if kl else None
+    reached = [k for i, k in enumerate(kl) if target and max(kl[: i + 1]) >= target / 2]
+    n = min(WINDOW, max(1, len(score) // 2))
+    rise = sum(score[-n:]) / n - sum(score[:n]) / n if score else 0.0
+    change = (after or 0.0) - (before or 0.0)
+    return {
+        "rm_score_rise": rise,
+        "gold_before": before,
+        "gold_after": after,
+        "kl_max": max(kl, default=0.0),
+        "kl_last": kl[-1] if kl else 0.0,
+        "kl_target": target,
+        "kl_in_2x_band": sum(target / 2 <= k <= 2 * target for k in reached) / len(reached)
+        if reached and target
+        else None,
+        "hacked": rise > 0 and change < 0,
+    }
+
+
+def describe(v: dict[str, Any], r: Any) -> str:
+    """One line of the report for a PPO run."""
+    gold = f"gold {v['gold_before']:.3f} -> {v['gold_after']:.3f}"
+    score = f"reward-model score {v['rm_score_rise']:+.3f}, KL max {v['kl_max']:.2f}"
+    hacked = "REWARD HACKING (score up, gold down)" if v["hacked"] else "no hacking signature"
+    return f"{gold}; {score}; {hacked}; stopped by {r.stopped_by} {r.stop_reason}".rstrip()
+
+
+def tokens(run: Path) -> int:
+    """Completion tokens a PPO run sampled for training (rollouts, not evaluation)."""
+    metrics = read_metrics(run)
+    rate, seconds = series(metrics, "rollout/tokens_per_s")[1], series(metrics, "rollout/s")[1]
+    return round(sum(r * s for r, s in zip(rate, seconds, strict=True)))
+
+
+if __name__ == "__main__":
+    with exit_on_user_error("rlhf_tiny"):
+        main()
