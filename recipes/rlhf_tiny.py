@@ -50,8 +50,7 @@ def main() -> None:
     common = [f"run.output_dir={out}", "run.overwrite=true"]
 
     def stage(config: str, toy: list[str], *extra: str) -> Any:
-        overrides = [*common, *(toy if smoke else []), *extra]
-        cfg = load_config(CONFIGS / config, overrides=overrides)
+        cfg = load_config(CONFIGS / config, overrides=overrides(common, toy, extra, smoke))
         return run_stage(cfg, config.split("/")[0])
 
     tiny = [f"model.path={out}/models/tiny"] if smoke else []
@@ -102,6 +101,12 @@ def main() -> None:
     write_summary(out / "report.md", "rlhf_tiny", rows, plot)
     (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     print("\n".join(f"{what}: {line}" for what, line in rows), f"\nreport: {out / 'report.md'}")
+
+
+def overrides(common: list[str], toy: list[str], extra: tuple[str, ...], smoke: bool) -> list[str]:
+    """A stage's overrides: the common ones, the recipe's own, and with `--smoke` the toy sizes
+    last, so they win over the recipe's full-size budgets (the SFT step budget, DPO's data)."""
+    return [*common, *extra, *(toy if smoke else [])]
 
 
 def judge(run: Path, before: float | None, after: float | None) -> dict[str, Any]:
