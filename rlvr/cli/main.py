@@ -190,7 +190,7 @@ def build_parser() -> argparse.ArgumentParser:
 def user_errors() -> tuple[type[BaseException], ...]:
     """Errors that are the user's to fix: printed as one line, without a traceback."""
     from rlvr.config import ConfigError
-    from rlvr.models.versions import UnsupportedVersionError
+    from rlvr.models.versions import MissingExtraError, UnsupportedVersionError
     from verifiers import RegistryError
 
     return (
@@ -198,6 +198,7 @@ def user_errors() -> tuple[type[BaseException], ...]:
         ConfigError,
         RegistryError,
         UnsupportedVersionError,
+        MissingExtraError,
         FileNotFoundError,
         ValueError,
     )

@@ -26,6 +26,11 @@ class UnsupportedVersionError(RuntimeError):
     """An installed library release is outside the range rlvr supports."""
 
 
+class MissingExtraError(ImportError):
+    """An optional library a config asks for is not installed (a user error: the message says
+    how to install it)."""
+
+
 @cache
 def supported_range(library: str) -> SpecifierSet | None:
     """The version range of `library` in rlvr's metadata (extras included); None if unknown."""

@@ -64,7 +64,7 @@ from transformers import PreTrainedTokenizerBase
 
 from rlvr.data.types import Prompt, RolloutGroup, Sample
 from rlvr.models.tokens import pad_pairs, render_prompt, token_logprobs
-from rlvr.models.versions import check_supported
+from rlvr.models.versions import MissingExtraError, check_supported
 from rlvr.rollout.hf import SamplingParams
 
 INSTALL_HINT = (
@@ -104,7 +104,8 @@ def import_vllm() -> Any:
     """The `vllm` module, after setting the environment defaults of implementation detail 1.
 
     Raises:
-        ImportError: vLLM is not installed or fails to import; the message says how to install.
+        MissingExtraError: vLLM is not installed or fails to import (an `ImportError`); the
+            message says how to install it.
         UnsupportedVersionError: the installed vLLM release is outside the supported range.
     """
     os.environ.setdefault("VLLM_ENABLE_V1_MULTIPROCESSING", "0")
@@ -112,7 +113,7 @@ def import_vllm() -> Any:
     try:
         import vllm
     except ImportError as exc:
-        raise ImportError(f"{INSTALL_HINT} ({exc})") from exc
+        raise MissingExtraError(f"{INSTALL_HINT} ({exc})") from exc
     return vllm
 
 

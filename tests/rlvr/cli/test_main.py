@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import pytest
@@ -147,3 +148,21 @@ def test_eval_of_a_trained_model_directory_needs_no_preset_override(
     AutoTokenizer.from_pretrained(tiny_model).save_pretrained(final)
     assert main(["eval", str(_eval_config(tmp_path, str(final))), "reward.workers=0"]) == 0
     assert "accuracy" in capsys.readouterr().out
+
+
+def test_training_on_vllm_without_vllm_is_one_line(
+    tmp_path: Path,
+    tiny_model: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from tests.rlvr.trainers.conftest import write_config
+    from tests.rlvr.trainers.test_grpo import grpo_data
+
+    monkeypatch.setitem(sys.modules, "vllm", None)  # `import vllm` now raises ImportError
+    data = grpo_data(tmp_path, tiny_model)
+    data["rollout"]["engine"] = "vllm"
+    assert main(["train", str(write_config(tmp_path / "grpo.yaml", data))]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("rlvr train: the vllm engine needs vLLM") and err.count("\n") == 1
+    assert "scripts/install_vllm.sh" in err
