@@ -1,11 +1,12 @@
 """Side-by-side benchmark: a PPO step against a GRPO step of the same batch, on this machine.
 
 PPO runs the RLHF recipe's config (`recipes/configs/ppo/rlhf_tiny.yaml`: a learned reward model
-scores every completion, a separate critic, `ppo_epochs` passes); GRPO runs the `grpo` preset
-(KL to the reference in the loss, one optimizer step per batch) with the verifier as reward, on
-the same batch: the same starting model, prompts per step, completions per prompt (GRPO's group
-size is PPO's `samples_per_prompt`), completion length, temperature and seed, so the first
-step of both samples the very same prompts and completions. Run it from the repository root::
+scores every completion, the config's critic (a value head there, copied from the reward
+model), `ppo_epochs` passes); GRPO runs the `grpo` preset (KL to the reference in the loss, one
+optimizer step per batch) with the verifier as reward, on the same batch: the same starting
+model, prompts per step, completions per prompt (GRPO's group size is PPO's
+`samples_per_prompt`), completion length, temperature and seed, so the first step of both
+samples the very same prompts and completions. Run it from the repository root::
 
     python benchmarks/ppo_vs_grpo.py --sft DIR --reward-model DIR [--rounds 3] [--steps 4] \
         [--out runs/bench-ppo-vs-grpo]
