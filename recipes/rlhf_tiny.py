@@ -79,19 +79,16 @@ def main() -> None:
     plot = plot_pairs(runs, pairs, out / "report.png", title="PPO on tiny-model arithmetic")
     plot_runs(runs, out / "metrics.png", title="PPO runs")
     rows = [("SFT held-out accuracy", f"{sft.eval_accuracy:.3f}")]
-    rows += [
-        (f"reward model ({b}) pairwise accuracy", f"{r.eval_accuracy:.3f}") for b, r in rms.items()
-    ]
+    rows += [(f"reward model ({b}) pairwise accuracy", f"{r.eval_accuracy:.3f}")
+             for b, r in rms.items()]  # fmt: skip
     summary: dict[str, Any] = {"reward_models": {b: r.eval_accuracy for b, r in rms.items()}}
     for name, r in results.items():
         verdict = judge(out / name, r.accuracy_before, r.accuracy_after)
         summary[name] = {**verdict, "stopped_by": r.stopped_by, "stop_reason": r.stop_reason}
         rows.append((name, describe(verdict, r)))
     adaptive = results["adaptive"]
-    compute = {
-        "ppo": {"seconds": adaptive.trained_s, "tokens": tokens(out / "adaptive")},
-        "dpo": {"seconds": dpo.trained_s, "tokens": 0},
-    }
+    ppo_compute = {"seconds": adaptive.trained_s, "tokens": tokens(out / "adaptive")}
+    compute = {"ppo": ppo_compute, "dpo": {"seconds": dpo.trained_s, "tokens": 0}}
     rows.append(("DPO vs adaptive PPO", f"gold accuracy {dpo.accuracy_after:.3f} vs "
                  f"{adaptive.accuracy_after:.3f}; {dpo.trained_s:.0f} s vs "
                  f"{adaptive.trained_s:.0f} s training; 0 vs {compute['ppo']['tokens']} "
@@ -104,8 +101,7 @@ def main() -> None:
 
 
 def overrides(common: list[str], toy: list[str], extra: tuple[str, ...], smoke: bool) -> list[str]:
-    """A stage's overrides: the common ones, the recipe's own, and with `--smoke` the toy sizes
-    last, so they win over the recipe's full-size budgets (the SFT step budget, DPO's data)."""
+    """A stage's overrides; with `--smoke` the toy sizes come last, to win over full budgets."""
     return [*common, *extra, *(toy if smoke else [])]
 
 
