@@ -7,6 +7,8 @@
 - `rlvr sample --model M --reward-model RM --n N --data ROWS.jsonl` samples N completions per
   prompt, keeps the one the reward model scores highest and reports its verifier accuracy
   against a single sample's (best-of-N).
+- `rlvr pairs --model M --data ROWS.jsonl --n N --out PAIRS.jsonl` samples N completions per
+  prompt, labels them with the rows' verifiers and writes (correct, wrong) preference pairs.
 """
 
 from __future__ import annotations
@@ -105,8 +107,43 @@ def cmd_sample(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_pairs(args: argparse.Namespace) -> int:
+    from rlvr.config.sections import DataConfig
+    from rlvr.data.rows import load_rows
+    from rlvr.evaluate.pairs import write_pairs
+    from rlvr.rollout import SamplingParams
+
+    if args.n < 2:
+        raise _Error(f"--n must be at least 2 to compare completions, got {args.n}")
+    if args.pairs_per_prompt < 1:
+        raise _Error(f"--pairs-per-prompt must be at least 1, got {args.pairs_per_prompt}")
+    if args.temperature <= 0:
+        raise _Error("--temperature must be positive: pairs need different samples")
+    if args.out.is_dir():
+        raise _Error(f"--out {args.out} is a directory; give a .jsonl path")
+    samples, _ = load_rows(DataConfig(source=str(args.data), n=args.limit or 10**9))
+    sampling = SamplingParams(
+        max_new_tokens=args.max_new_tokens,
+        temperature=args.temperature,
+        top_p=args.top_p,
+        seed=args.seed,
+    )
+    result = write_pairs(
+        args.model,
+        samples,
+        args.out,
+        n=args.n,
+        sampling=sampling,
+        pairs_per_prompt=args.pairs_per_prompt,
+        batch_size=args.batch_size,
+        workers=args.workers,
+    )
+    print(f"{result.format()}; written to {args.out}")
+    return 0
+
+
 def add_reward_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    """Register `audit` (with `reward-model`) and `sample` on the `rlvr` parser."""
+    """Register `audit` (with `reward-model`), `sample` and `pairs` on the `rlvr` parser."""
     audit = sub.add_parser("audit", help="audit a trained model (reward-model)")
     kinds = audit.add_subparsers(dest="audit_kind", required=True, metavar="KIND")
     p = kinds.add_parser(
@@ -136,3 +173,18 @@ def add_reward_commands(sub: argparse._SubParsersAction) -> None:  # type: ignor
     p.add_argument("--workers", type=int, default=1, help="verifier worker processes")
     p.add_argument("--out", type=Path, default=None, help="write per-prompt picks here")
     p.set_defaults(handler=cmd_sample)
+
+    p = sub.add_parser("pairs", help="on-policy preference pairs labelled by the verifiers")
+    p.add_argument("--model", type=Path, required=True, help="policy model directory")
+    p.add_argument("--data", type=Path, required=True, help="rows with prompt/reference/verifier")
+    p.add_argument("--n", type=int, default=8, help="completions sampled per prompt")
+    p.add_argument("--out", type=Path, required=True, help="output pairs JSONL")
+    p.add_argument("--pairs-per-prompt", type=int, default=1, help="most pairs per prompt")
+    p.add_argument("--limit", type=int, default=None, help="use at most this many rows")
+    p.add_argument("--max-new-tokens", type=int, default=32, help="tokens per completion")
+    p.add_argument("--temperature", type=float, default=1.0, help="sampling temperature")
+    p.add_argument("--top-p", type=float, default=1.0, help="nucleus sampling mass")
+    p.add_argument("--seed", type=int, default=0, help="sampling seed")
+    p.add_argument("--batch-size", type=int, default=32, help="prompts per generate call")
+    p.add_argument("--workers", type=int, default=1, help="verifier worker processes")
+    p.set_defaults(handler=cmd_pairs)
