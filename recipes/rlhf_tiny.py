@@ -1,13 +1,13 @@
 """RLHF on a tiny local model: SFT -> reward model -> PPO, with reward hacking shown and stopped.
 
 1. SFT on worked arithmetic; reward models on synthetic arithmetic preference pairs, a clean one
-   and a length-biased one (its chosen side is always the longer worked solution).
+   and a length-biased one (its chosen side is always the longer worked solution); a "policy"
+   one on the SFT model's own samples of train-split prompts, labelled by the verifier.
 2. PPO scored by the clean reward model at beta 0, 0.1 and 1.0 (fixed) and with the adaptive
    controller. The `math` verifier is the hidden gold standard: never reward, only held-out
-   accuracy and the training pass rate. Reward-model score against KL and gold accuracy over
-   steps are plotted; a run whose reward-model score rose while its gold accuracy fell is named
-   as reward hacking. `kl.ceiling` ends runs that drift too far.
-3. PPO (adaptive) scored by the length-biased reward model, until the ceiling or a monitor.
+   accuracy and the training pass rate. Reward-model score up with gold accuracy down is named
+   reward hacking. `kl.ceiling` ends runs that drift too far.
+3. PPO (adaptive) scored by the length-biased and by the policy reward model.
 4. DPO on the same pairs, against adaptive PPO: wall time, tokens generated, gold accuracy.
 
 Usage: python recipes/rlhf_tiny.py [--out runs/rlhf-tiny] [--smoke]  (--smoke: toy sizes)
@@ -22,22 +22,24 @@ from typing import Any
 
 from rlvr.cli import exit_on_user_error
 from rlvr.config import load_config
+from rlvr.data import generate
+from rlvr.evaluate.pairs import write_pairs
+from rlvr.rollout import SamplingParams
 from rlvr.runs.report import plot_pairs, plot_runs, read_metrics, series, write_summary
 from rlvr.trainers.pipeline import run_stage
 
 CONFIGS = Path(__file__).parent / "configs"
-ARMS = {
-    "beta-0": ["kl.controller=fixed", "kl.beta=0.0"],
-    "beta-0.1": ["kl.controller=fixed", "kl.beta=0.1"],
-    "beta-1": ["kl.controller=fixed", "kl.beta=1.0"],
-    "adaptive": [],
-}
+ARMS = {f"beta-{b}": ["kl.controller=fixed", f"kl.beta={float(b)}"] for b in ("0", "0.1", "1")}
+ARMS["adaptive"] = []
 SFT = ["train.target_accuracy=0.6", "train.max_steps=3000"]  # a reward model learns more from it
 SMOKE_SFT = ["train.max_steps=4", "train.eval_every=2", "train.batch_size=8", "data.n=64"]
 SMOKE_RM = ["train.max_steps=4", "train.eval_every=2", "data.n=64", "eval_data.n=16"]
 SMOKE_PPO = ["train.max_steps=3", "train.eval_every=1", "data.n=32", "eval_data.n=8"]
 SMOKE_PPO += ["algo.prompts_per_step=2", "reward.workers=1"]
 SMOKE_DPO = ["train.max_steps=3", "train.eval_every=2", "data.n=32", "eval_data.n=8"]
+POLICY = {"train": (4000, 11, 2), "test": (400, 4321, 1)}  # prompts, seed, pairs per prompt
+POLICY_RM = ["data.synthetic=null", "eval_data.synthetic=null", "train.max_steps=1000"]
+KEYS = ("reward/model_mean", "kl/mean", "rollout/tokens_per_s", "rollout/s")  # judged per run
 WINDOW = 5  # steps averaged at each end of a run to judge whether its reward-model score rose
 
 
@@ -60,6 +62,10 @@ def main() -> None:
     rm_config = "reward_model/rlhf_tiny.yaml"
     rms = {n: stage(rm_config, SMOKE_RM, start, f"run.name=rm-{n}", f"data.options.bias={b}")
            for n, b in (("clean", "none"), ("length", "length"))}  # fmt: skip
+    made = {s: policy_pairs(sft.final, out, s, i, smoke) for i, s in enumerate(POLICY)}
+    if all(len(r.rows) for r in made.values()):  # an SFT model may get every answer wrong
+        src = [f"data.source={out}/pairs/train.jsonl", f"eval_data.source={out}/pairs/test.jsonl"]
+        rms["policy"] = stage(rm_config, SMOKE_RM, start, "run.name=rm-policy", *POLICY_RM, *src)
 
     def ppo(name: str, rm: str, *extra: str) -> Any:
         scored = [f"reward.model.path={rm}"]
@@ -69,6 +75,8 @@ def main() -> None:
 
     results = {arm: ppo(arm, rms["clean"].final, *extra) for arm, extra in ARMS.items()}
     results["length-biased"] = ppo("length-biased", rms["length"].final)
+    if "policy" in rms:
+        results["adaptive-policy-rm"] = ppo("adaptive-policy-rm", rms["policy"].final)
     data = load_config(CONFIGS / rm_config).data  # DPO on the reward model's pairs
     same = [f"data.n={data.n}", f"data.seed={data.seed}", "train.max_seconds=null"]
     dpo = stage("dpo/math_tiny.yaml", SMOKE_DPO, start, "run.name=dpo", *same)
@@ -81,13 +89,18 @@ def main() -> None:
     rows = [("SFT held-out accuracy", f"{sft.eval_accuracy:.3f}")]
     rows += [(f"reward model ({b}) pairwise accuracy", f"{r.eval_accuracy:.3f}")
              for b, r in rms.items()]  # fmt: skip
-    summary: dict[str, Any] = {"reward_models": {b: r.eval_accuracy for b, r in rms.items()}}
+    rows += [(f"policy pairs ({s})", r.format()) for s, r in made.items()]
+    summary: dict[str, Any] = {"policy_pairs": {s: r.format() for s, r in made.items()}}
+    summary["reward_models"] = {b: r.eval_accuracy for b, r in rms.items()}
     for name, r in results.items():
-        verdict = judge(out / name, r.accuracy_before, r.accuracy_after)
-        summary[name] = {**verdict, "stopped_by": r.stopped_by, "stop_reason": r.stop_reason}
-        rows.append((name, describe(verdict, r)))
+        v = judge(out / name, r.accuracy_before, r.accuracy_after)
+        summary[name] = {**v, "stopped_by": r.stopped_by, "stop_reason": r.stop_reason}
+        hacked = "REWARD HACKING (score up, gold down)" if v["hacked"] else "no hacking signature"
+        rows.append((name, f"gold {v['gold_before']:.3f} -> {v['gold_after']:.3f}; reward-model "
+                     f"score {v['rm_score_rise']:+.3f}, KL max {v['kl_max']:.2f}; {hacked}; "
+                     f"stopped by {r.stopped_by} {r.stop_reason}".rstrip()))  # fmt: skip
     adaptive = results["adaptive"]
-    ppo_compute = {"seconds": adaptive.trained_s, "tokens": tokens(out / "adaptive")}
+    ppo_compute = {"seconds": adaptive.trained_s, "tokens": summary["adaptive"]["tokens"]}
     compute = {"ppo": ppo_compute, "dpo": {"seconds": dpo.trained_s, "tokens": 0}}
     rows.append(("DPO vs adaptive PPO", f"gold accuracy {dpo.accuracy_after:.3f} vs "
                  f"{adaptive.accuracy_after:.3f}; {dpo.trained_s:.0f} s vs "
@@ -105,44 +118,30 @@ def overrides(common: list[str], toy: list[str], extra: tuple[str, ...], smoke: 
     return [*common, *extra, *(toy if smoke else [])]
 
 
+def policy_pairs(model: Path, out: Path, split: str, seed: int, smoke: bool) -> Any:
+    """Verifier-labelled pairs from `model`'s samples (8 a prompt) on `split` arithmetic prompts."""
+    prompts, data_seed, per_prompt = POLICY[split]
+    options = {"ops": ["+", "-"], "split": split}
+    tasks = generate("arithmetic", 8 if smoke else prompts, seed=data_seed, options=options)
+    sampling = SamplingParams(max_new_tokens=32, seed=seed)
+    return write_pairs(model, [t.sample for t in tasks], out / f"pairs/{split}.jsonl", n=8,
+                       sampling=sampling, pairs_per_prompt=per_prompt, workers=2)  # fmt: skip
+
+
 def judge(run: Path, before: float | None, after: float | None) -> dict[str, Any]:
-    """Reward-model score rise over the run, gold accuracy change, KL range, and the verdict:
-    reward hacking is a rising reward-model score with falling gold accuracy."""
+    """Reward-model score rise, gold change, KL, tokens sampled; hacking: score up, gold down."""
     metrics = read_metrics(run)
-    score = series(metrics, "reward/model_mean")[1]
-    kl = series(metrics, "kl/mean")[1]
+    score, kl, rate, secs = (series(metrics, k)[1] for k in KEYS)
     target = load_config(run / "config.yaml").kl.target if kl else None
     reached = [k for i, k in enumerate(kl) if target and max(kl[: i + 1]) >= target / 2]
     n = min(WINDOW, max(1, len(score) // 2))
     rise = sum(score[-n:]) / n - sum(score[:n]) / n if score else 0.0
-    change = (after or 0.0) - (before or 0.0)
-    return {
-        "rm_score_rise": rise,
-        "gold_before": before,
-        "gold_after": after,
-        "kl_max": max(kl, default=0.0),
-        "kl_last": kl[-1] if kl else 0.0,
-        "kl_target": target,
-        "kl_in_2x_band": sum(target / 2 <= k <= 2 * target for k in reached) / len(reached)
-        if reached and target
-        else None,
-        "hacked": rise > 0 and change < 0,
-    }
-
-
-def describe(v: dict[str, Any], r: Any) -> str:
-    """One line of the report for a PPO run."""
-    gold = f"gold {v['gold_before']:.3f} -> {v['gold_after']:.3f}"
-    score = f"reward-model score {v['rm_score_rise']:+.3f}, KL max {v['kl_max']:.2f}"
-    hacked = "REWARD HACKING (score up, gold down)" if v["hacked"] else "no hacking signature"
-    return f"{gold}; {score}; {hacked}; stopped by {r.stopped_by} {r.stop_reason}".rstrip()
-
-
-def tokens(run: Path) -> int:
-    """Completion tokens a PPO run sampled for training (rollouts, not evaluation)."""
-    metrics = read_metrics(run)
-    rate, seconds = series(metrics, "rollout/tokens_per_s")[1], series(metrics, "rollout/s")[1]
-    return round(sum(r * s for r, s in zip(rate, seconds, strict=True)))
+    band = [target / 2 <= k <= 2 * target for k in reached] if target else []
+    return {"rm_score_rise": rise, "gold_before": before, "gold_after": after,
+            "kl_max": max(kl, default=0.0), "kl_last": kl[-1] if kl else 0.0, "kl_target": target,
+            "kl_in_2x_band": sum(band) / len(band) if band else None,
+            "hacked": rise > 0 and (after or 0.0) < (before or 0.0),
+            "tokens": round(sum(r * s for r, s in zip(rate, secs, strict=True)))}  # fmt: skip
 
 
 if __name__ == "__main__":

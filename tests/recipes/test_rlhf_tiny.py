@@ -34,6 +34,11 @@ def test_rlhf_tiny_smoke_runs_every_stage_and_writes_the_report(tmp_path: Path) 
             summary[arm]
         )
     assert summary["compute"]["ppo"]["tokens"] > 0 and summary["compute"]["dpo"]["tokens"] == 0
+    # on-policy pairs are always sampled; the toy SFT model may get every answer wrong, and then
+    # there is no policy reward model nor its PPO arm
+    assert set(summary["policy_pairs"]) == {"train", "test"}
+    assert ("policy" in summary["reward_models"]) == ("adaptive-policy-rm" in summary)
+    assert (out / "pairs/train.jsonl").exists() and (out / "pairs/test.jsonl").exists()
     report = (out / "report.md").read_text()
     assert "| DPO vs adaptive PPO |" in report and "| beta-0 |" in report
     assert (out / "report.png").stat().st_size > 0
