@@ -100,6 +100,8 @@ def test_trl_unpaired_format_and_hf_datasets(tmp_path: Path) -> None:
         ),
         ({"prompt": "p", "chosen": "a", "rejected": "b", "verifier": "math"}, "'reference' is m"),
         ({"prompt": "p", "chosen": "a", "rejected": "b", "margin": "1"}, r":2: field 'margin' m"),
+        ({"prompt": "p", "chosen": "a", "rejected": ""}, r":2: field 'rejected' is empty"),
+        ({"prompt": "p", "chosen": "", "rejected": "b"}, r":2: field 'chosen' is empty"),
     ],
 )
 def test_bad_pair_rows_name_file_and_line(
