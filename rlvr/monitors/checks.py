@@ -95,36 +95,59 @@ class KLBudget:
         return {}, None
 
 
+def _fit(points: list[tuple[int, float]]) -> tuple[float, float]:
+    """Least-squares line through (step, value) points: (slope per step, value at the last step)."""
+    n = len(points)
+    mean_s = sum(s for s, _ in points) / n
+    mean_v = sum(v for _, v in points) / n
+    sxx = sum((s - mean_s) ** 2 for s, _ in points)
+    slope = sum((s - mean_s) * (v - mean_v) for s, v in points) / sxx if sxx else 0.0
+    return slope, mean_v + slope * (points[-1][0] - mean_s)
+
+
 class KLAcceleration:
-    """`train/kl` growing faster and faster: its slope over the last `window` measurements is
-    `accel_ratio` times the slope over the window before (or the KL turned from flat to
-    rising), above `accel_min_kl`."""
+    """`train/kl` growing faster and faster on its way to the budget: the least-squares slope of
+    its measurements in the last `accel_window` steps is `accel_ratio` times the slope over the
+    window before (or the KL turned from flat or falling to rising), the fitted KL is above
+    `accel_min_kl`, and, with a budget, that slope carried `accel_horizon` steps ahead reaches
+    it. Fitting over windows of steps keeps a noisy KL (measured every step, it swings by a
+    third of its value) from reading as a trend."""
 
     name = "kl_acceleration"
 
     def __init__(self, cfg: KLMonitorConfig) -> None:
         self.cfg, self.action = cfg, cfg.accel_action
-        self.points: deque[tuple[int, float]] = deque(maxlen=2 * cfg.window + 1)
+        self.points: deque[tuple[int, float]] = deque()
         self.trigger = Trigger()
 
     def update(self, step: int, metrics: Metrics) -> Update:
         kl = _number(metrics, "train/kl")
         if kl is None:
             return {}, None
+        w = self.cfg.accel_window
         self.points.append((step, kl))
-        if len(self.points) < self.points.maxlen:  # type: ignore[operator]
+        while self.points[0][0] <= step - 2 * w:
+            self.points.popleft()
+        recent = [p for p in self.points if p[0] > step - w]
+        before = [p for p in self.points if p[0] <= step - w]
+        if len(recent) < 3 or len(before) < 3:
             return {}, None
-        w = self.cfg.window
-        (s0, k0), (s1, k1), (s2, k2) = self.points[0], self.points[w], self.points[-1]
-        before = (k1 - k0) / max(1, s1 - s0)
-        recent = (k2 - k1) / max(1, s2 - s1)
-        ratio = recent / before if before > 0 else (float("inf") if recent > 0 else 0.0)
-        stats = {"monitor/kl_slope": recent}
-        accelerating = recent > 0 and ratio >= self.cfg.accel_ratio and kl > self.cfg.accel_min_kl
-        if self.trigger.hit(accelerating):
+        slope, level = _fit(recent)
+        slope_before, _ = _fit(before)
+        stats = {"monitor/kl_slope": slope}
+        cfg = self.cfg
+        bending = slope > 0 and (slope_before <= 0 or slope >= cfg.accel_ratio * slope_before)
+        heading = cfg.budget is None or level + slope * cfg.accel_horizon >= cfg.budget
+        if self.trigger.hit(bending and heading and level > cfg.accel_min_kl):
             return stats, (
-                f"train/kl is accelerating: {kl:.4g}, rising {recent:.3g}/step over the last "
-                f"{w} measurements against {before:.3g}/step before"
+                f"train/kl is accelerating: {level:.4g} (fitted), rising {slope:.3g}/step over "
+                f"the last {w} steps against {slope_before:.3g}/step before"
+                + (
+                    f"; at that rate it reaches the budget {self.cfg.budget:g} within "
+                    f"{self.cfg.accel_horizon} steps"
+                    if self.cfg.budget is not None
+                    else ""
+                )
             )
         return stats, None
 

@@ -26,12 +26,19 @@ class KLMonitorConfig:
     action: Action = "stop"
     """What to do when the KL passes `budget`."""
     accel_ratio: float = 4.0
-    """Fire when the KL's growth per step over its last `window` measurements is this many
-    times its growth over the `window` before, ..."""
+    """Fire when the KL's growth per step over the last `accel_window` steps (the least-squares
+    slope of its measurements there) is this many times its growth over the `accel_window` steps
+    before, or it turned from flat or falling to rising, ..."""
     accel_min_kl: float = 0.1
-    """... and the KL is above this value (early KL is noise)."""
-    window: int = 3
-    """Measurements per window of the acceleration check."""
+    """... and the fitted KL is above this value (early KL is noise), ..."""
+    accel_window: int = 30
+    """... (steps per window; each window needs 3 measurements, so with `train.kl_every: 10` a
+    window of 30 steps holds 3; a slope fitted over a window of steps rather than from its end
+    points keeps step-to-step noise from reading as a trend) ..."""
+    accel_horizon: int = 50
+    """... and, when there is a `budget`, the fitted KL carried `accel_horizon` steps ahead at
+    the recent slope reaches the budget: the warning is about a run heading for its budget, not
+    about any bend in a KL far below it."""
     accel_action: Action = "warn"
     """What to do when the KL accelerates."""
 
@@ -39,8 +46,11 @@ class KLMonitorConfig:
         if self.budget is not None:
             _check_positive("monitors.kl.budget", self.budget)
         _check_positive("monitors.kl.accel_ratio", self.accel_ratio)
-        if self.window < 1:
-            raise ValueError(f"monitors.kl.window must be >= 1, got {self.window}")
+        if self.accel_window < 1 or self.accel_horizon < 0:
+            raise ValueError(
+                "monitors.kl: accel_window must be >= 1 and accel_horizon >= 0, got "
+                f"{self.accel_window} and {self.accel_horizon}"
+            )
 
 
 def _check_window(section: str, window: int, patience: int, baseline_steps: int = 1) -> None:

@@ -51,11 +51,44 @@ def test_kl_budget_fires_once_when_passed() -> None:
 
 
 def test_kl_acceleration_fires_on_a_convex_rise_not_on_a_concave_one() -> None:
-    cfg = KLMonitorConfig(accel_ratio=3.0, accel_min_kl=0.05, window=2)
-    convex = [{"train/kl": 0.01 * 1.8**i} for i in range(10)]  # growth multiplies: accelerating
-    concave = [{"train/kl": 0.2 * math.sqrt(i + 1)} for i in range(10)]  # decelerating
+    cfg = KLMonitorConfig(accel_ratio=3.0, accel_min_kl=0.05, accel_window=3, budget=1.0)
+    convex = [{"train/kl": 0.01 * 1.5**i} for i in range(16)]  # growth multiplies: accelerating
+    concave = [{"train/kl": 0.2 * math.sqrt(i + 1)} for i in range(16)]  # decelerating
     assert fired_steps(KLAcceleration(cfg), convex)
     assert fired_steps(KLAcceleration(cfg), concave) == []
+
+
+def test_kl_acceleration_ignores_noise_around_a_flat_or_slowly_rising_kl() -> None:
+    # A KL measured every step swings by a third of its value; the check must not read that as
+    # a trend, over a long run, whether the KL is flat or creeping up far below the budget.
+    rng = random.Random(0)
+    flat = [{"train/kl": 0.1 + rng.uniform(-0.05, 0.05)} for _ in range(600)]
+    creeping = [{"train/kl": 0.05 + 0.0005 * i + rng.uniform(-0.05, 0.05)} for i in range(600)]
+    assert fired_steps(KLAcceleration(KLMonitorConfig()), flat) == []
+    assert fired_steps(KLAcceleration(KLMonitorConfig()), creeping) == []
+
+
+def test_kl_acceleration_warns_only_when_the_bend_heads_for_the_budget() -> None:
+    # Flat at 0.2 for 60 steps, then rising 0.004/step: the bend is real, but at that rate the
+    # KL needs 200 steps to reach the budget of 1.0; at 0.02/step it needs 40.
+    def bend(rate: float) -> list[dict[str, float]]:
+        return [{"train/kl": 0.2 + rate * max(0, i - 60)} for i in range(120)]
+
+    assert fired_steps(KLAcceleration(KLMonitorConfig(budget=1.0)), bend(0.004)) == []
+    fired = fired_steps(KLAcceleration(KLMonitorConfig(budget=1.0)), bend(0.02))
+    assert fired and fired[0] < 100  # before the KL passes the budget (at step 101)
+    # Without a budget there is nothing to head for: any bend above accel_min_kl is reported.
+    assert fired_steps(KLAcceleration(KLMonitorConfig(budget=None)), bend(0.004))
+
+
+def test_kl_acceleration_works_with_sparse_measurements() -> None:
+    # train.kl_every: 10 -> three measurements per 30-step window.
+    rows: list[dict[str, float]] = []
+    for i in range(200):
+        kl = 0.1 if i < 100 else 0.1 + 0.0004 * (i - 100) ** 2
+        rows.append({"train/kl": kl} if i % 10 == 0 else {"reward/mean": 0.5})
+    fired = fired_steps(KLAcceleration(KLMonitorConfig()), rows)
+    assert fired and all(rows[s - 1].get("train/kl") for s in fired)
 
 
 def test_zero_variance_share_fires_after_window_and_patience() -> None:
