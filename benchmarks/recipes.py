@@ -111,7 +111,7 @@ def write_markdown(path: Path, sections: list[list[str]], command: str) -> None:
         "`python recipes/<name>_tiny.py --seed S` with its comparison arms, one at a time under",
         "`flock`. Every arm starts from the same SFT model with the same RL budget (180 s of",
         "training for math, whose DAPO and GRPO presets are compared on wall-clock time; 30",
-        "steps for code, 100 for JSON); the control replaces every reward by a coin flip.",
+        "steps for code, 150 for JSON); the control replaces every reward by a coin flip.",
         "`before -> after` is held-out greedy",
         "accuracy (pass@1 for code, the valid-and-conforming rate for JSON) at GRPO's first",
         "and last step. Hardware: 2 CPU cores shared with other work; `load` is the 1-minute",

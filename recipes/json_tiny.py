@@ -10,7 +10,7 @@
 
 `--smoke` runs every part at toy size (the model built under `--out`); the tests run it.
 
-Usage: python recipes/json_tiny.py [--out runs/json-tiny] [--grpo-steps 100] [--seed 0]
+Usage: python recipes/json_tiny.py [--out runs/json-tiny] [--grpo-steps 150] [--seed 0]
                                    [--control] [--smoke]
 """
 
@@ -28,7 +28,7 @@ CONFIGS = Path(__file__).parent / "configs"
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=Path("runs/json-tiny"), help="output root")
-    parser.add_argument("--grpo-steps", type=int, default=100, help="GRPO steps per arm")
+    parser.add_argument("--grpo-steps", type=int, default=150, help="GRPO steps per arm")
     parser.add_argument("--seed", type=int, default=0, help="run seed of both stages")
     parser.add_argument("--control", action="store_true", help="also run a random-reward GRPO")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (0: default)")

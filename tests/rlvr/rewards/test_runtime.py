@@ -365,7 +365,8 @@ from tests.rlvr.rewards._toy_verifiers import Exact
 from verifiers import RegistryError
 
 marker = Path(sys.argv[1])
-marker.write_text(marker.read_text() + "ran\\n" if marker.exists() else "ran\\n")
+with marker.open("a") as out:  # O_APPEND: processes writing at once lose no line
+    out.write("ran\\n")
 
 class InMain(Exact):
     pass
