@@ -30,7 +30,7 @@ import zlib
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from rlvr.data.types import Prompt, Sample
 
@@ -290,6 +290,46 @@ def _in_split(prompt: str, split: str) -> bool:
     return split == "all" or (zlib.crc32(prompt.encode()) % 10 == 0) == (split == "test")
 
 
+_T = TypeVar("_T", bound=tuple[Any, ...])
+
+_SPLIT_TRIES = 500
+"""Draws of one template before it is declared to have no prompt in the split."""
+
+
+def _draw_in_split(draw: Callable[[], _T], split: str) -> _T | None:
+    """Draw from one template until its prompt (the result's first item) is in `split`; None
+    when `_SPLIT_TRIES` draws found none (a template with few prompt texts may have none there).
+
+    The template is chosen before this loop, not inside it: re-choosing it on every miss would
+    favour the templates with the most prompts in the split (a template of 4 prompt texts has 1
+    in `test` where a template of numbers has 1 in 10, so the held-out set held 3x its share of
+    it), and a split's template mix would no longer be the generator's.
+    """
+    for _ in range(_SPLIT_TRIES):
+        drawn = draw()
+        if _in_split(drawn[0], split):
+            return drawn
+    return None
+
+
+def _draw_task(
+    rng: random.Random,
+    pool: list[tuple[str, Callable[[], _T]]],
+    split: str,
+) -> _T:
+    """One task of a template chosen uniformly from `pool`, its prompt in `split`. A template
+    without prompts in the split leaves the pool for good (it has no held-out rows that would
+    not leak into training, or the reverse); a pool left empty is an error."""
+    names = [name for name, _ in pool]
+    while pool:
+        entry = rng.choice(pool)
+        drawn = _draw_in_split(entry[1], split)
+        if drawn is not None:
+            return drawn
+        pool.remove(entry)
+    raise ValueError(f"none of the templates {names} has prompts in the {split!r} split")
+
+
 def code_tasks(
     n: int,
     *,
@@ -313,7 +353,9 @@ def code_tasks(
             (2-digit constants: about 1,100 distinct function prompts instead of about 170),
             so that a `test` split holds many prompts a model must generalise to.
         split: `all`, `train` or `test`: `test` keeps one prompt text in ten (by a hash),
-            `train` the others, so held-out prompts never appear in training data.
+            `train` the others, so held-out prompts never appear in training data. Each
+            template keeps its share of either split; one without prompts in a split (too few
+            prompt texts) is left out of it.
 
     Returns:
         `n` tasks with ids `code-<seed>-<i>`, verifier `code`; solutions are fenced Python.
@@ -332,18 +374,20 @@ def code_tasks(
         )
     if split not in ARITHMETIC_SPLITS:
         raise ValueError(f"split must be one of {ARITHMETIC_SPLITS}, got {split!r}")
-    chosen = [template for name, template in _CODE_TEMPLATES if name in templates]
     rng = random.Random(seed)
+    pool: list[tuple[str, Callable[[], tuple[str, dict[str, Any], str]]]] = [
+        (
+            name,
+            functools.partial(_function_task, rng, template, wide)
+            if isinstance(template, _FunctionTemplate)
+            else functools.partial(_stdio_task, rng, template),
+        )
+        for name, template in _CODE_TEMPLATES
+        if name in templates
+    ]
     tasks = []
     for i in range(n):
-        while True:
-            template = rng.choice(chosen)
-            if isinstance(template, _FunctionTemplate):
-                prompt, reference, program = _function_task(rng, template, wide)
-            else:
-                prompt, reference, program = _stdio_task(rng, template)
-            if _in_split(prompt, split):
-                break
+        prompt, reference, program = _draw_task(rng, pool, split)
         sample = Sample(prompt=prompt, reference=reference, verifier="code", id=f"code-{seed}-{i}")
         tasks.append(Task(sample=sample, solution=f"```python\n{program}```"))
     return tasks
@@ -448,7 +492,9 @@ def json_tasks(n: int, *, seed: int, split: str = "all") -> list[Task]:
         n: Number of tasks.
         seed: Seed of the generator's own random source.
         split: `all`, `train` or `test`: `test` keeps one prompt text in ten (by a hash),
-            `train` the others, so held-out prompts never appear in training data.
+            `train` the others, so held-out prompts never appear in training data. Each
+            template keeps its share of either split; one without prompts in a split (too few
+            prompt texts) is left out of it.
 
     Returns:
         `n` tasks with ids `json-<seed>-<i>`, verifier `json_schema`; solutions are fenced JSON.
@@ -460,12 +506,13 @@ def json_tasks(n: int, *, seed: int, split: str = "all") -> list[Task]:
     if split not in ARITHMETIC_SPLITS:
         raise ValueError(f"split must be one of {ARITHMETIC_SPLITS}, got {split!r}")
     rng = random.Random(seed)
+    pool: list[tuple[str, Callable[[], JsonTask]]] = [
+        (template.__name__.lstrip("_"), functools.partial(template, rng))
+        for template in _JSON_TEMPLATES
+    ]
     tasks = []
     for i in range(n):
-        while True:
-            prompt, schema, instance = rng.choice(_JSON_TEMPLATES)(rng)
-            if _in_split(prompt, split):
-                break
+        prompt, schema, instance = _draw_task(rng, pool, split)
         sample = Sample(prompt, schema, "json_schema", id=f"json-{seed}-{i}")
         tasks.append(Task(sample=sample, solution=f"```json\n{json.dumps(instance)}\n```"))
     return tasks

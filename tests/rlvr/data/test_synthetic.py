@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import collections
 import json
 import re
 import subprocess
@@ -212,3 +213,41 @@ def test_arithmetic_train_and_test_splits_are_disjoint() -> None:
     assert len(prompts(test)) > 250 and not prompts(train) & prompts(test)
     with pytest.raises(ValueError, match="split must be one of"):
         generate("arithmetic", 1, seed=0, options={"split": "dev"})
+
+
+def _template_shares(prompts: list[str]) -> dict[str, float]:
+    counts = collections.Counter(" ".join(p.split()[1:3]) for p in prompts)
+    return {name: count / len(prompts) for name, count in counts.items()}
+
+
+@pytest.mark.parametrize("split", ["train", "test"])
+def test_json_splits_keep_the_generators_template_mix(split: str) -> None:
+    # The color template has 4 prompt texts, so 1 in `test`; templates with numbers in the
+    # prompt have 1 text in 10 there. The split must not favour the template that passes its
+    # filter most often: every template keeps its 1/6 share of either split.
+    prompts = [t.sample.prompt for t in json_tasks(1200, seed=3, split=split)]
+    shares = _template_shares(prompts)
+    # "a JSON" is two templates (numbers and status), the other four one each
+    expected = {"a JSON": 2 / 6, "the person": 1 / 6, "the point": 1 / 6, "the color": 1 / 6}
+    expected["the book"] = 1 / 6
+    assert shares.keys() == expected.keys()
+    for name, share in expected.items():
+        assert abs(shares[name] - share) < 0.04, (name, shares)
+
+
+def test_code_splits_keep_the_template_mix_and_drop_templates_without_split_prompts() -> None:
+    chosen = ["add_k", "times_k", "sum_above", "is_multiple", "clamp"]
+    test = code_tasks(1000, seed=3, split="test", templates=chosen)
+    counts = collections.Counter(t.sample.reference["entry_point"] for t in test)
+    assert set(counts) == set(chosen)
+    assert all(abs(c / len(test) - 1 / 5) < 0.04 for c in counts.values()), counts
+    # last_items has no prompt text in `test`: left out of it (never leaked from training) ...
+    mixed = code_tasks(200, seed=3, split="test", templates=["add_k", "last_items"])
+    assert {t.sample.reference["entry_point"] for t in mixed} == {"add_k"}
+    assert "last_items" in {
+        t.sample.reference.get("entry_point")
+        for t in code_tasks(200, seed=3, split="train", templates=["add_k", "last_items"])
+    }
+    # ... and a split none of the chosen templates can fill is one clear error
+    with pytest.raises(ValueError, match=r"none of the templates \['last_items'\] has prompts"):
+        code_tasks(3, seed=0, split="test", templates=["last_items"])
