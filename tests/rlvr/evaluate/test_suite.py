@@ -13,6 +13,7 @@ import yaml
 from rlvr.cli import main
 from rlvr.config import ConfigError
 from rlvr.data import DataError, arithmetic, write_jsonl
+from rlvr.data.synthetic import generate
 from rlvr.evaluate.suite import load_suite, prepare, shipped_suites
 from rlvr.evaluate.suite_report import evaluate_suite
 from verifiers import RegistryError
@@ -39,6 +40,21 @@ def test_shipped_suites_load_and_their_rows_resolve() -> None:
     for name in shipped_suites():
         prepared = prepare(load_suite(name))
         assert all(p.samples for p in prepared)
+
+
+@pytest.mark.parametrize(("suite", "family"), [("json", "json"), ("code", "code"), ("math", "")])
+def test_shipped_synthetic_suites_hold_out_every_training_prompt(suite: str, family: str) -> None:
+    # The recipes train on `split: train`; a suite that drew from all prompts would score a
+    # trained model partly on prompts it was trained on.
+    for task in prepare(load_suite(suite)):
+        data = task.config.data
+        assert data.options.get("split") == "test", (suite, task.config.name)
+    if family:
+        train = {
+            t.sample.prompt for t in generate(family, 5000, seed=11, options={"split": "train"})
+        }
+        held_out = {s.prompt for task in prepare(load_suite(suite)) for s in task.samples}
+        assert held_out and not train & held_out
 
 
 @pytest.mark.parametrize(
