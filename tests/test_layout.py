@@ -5,7 +5,8 @@
 - `rlvr` never imports `recipes`.
 - Inside `rlvr`, each package imports only the packages below it (`RLVR_LAYERS`), so there is
   no cycle between packages; `algorithms` and `rewards` import no heavy ML stack beyond torch
-  (algorithms) or none at all (rewards); no module sits loose at the root of `rlvr`.
+  (algorithms) or none at all (rewards); no module sits loose at the root of `rlvr`; no two
+  modules import each other, directly or around a loop (lazy imports count).
 """
 
 from __future__ import annotations
@@ -124,6 +125,72 @@ def test_rlvr_packages_import_only_the_packages_below_them() -> None:
     packages = {p.name for p in (ROOT / "rlvr").iterdir() if (p / "__init__.py").is_file()}
     assert packages == set(RLVR_LAYERS), "every rlvr package needs a place in RLVR_LAYERS"
     assert rlvr_violations(ROOT) == []
+
+
+def _rlvr_module(root: Path, dotted: str) -> Path | None:
+    path = root.joinpath(*dotted.split("."))
+    if path.with_suffix(".py").is_file():
+        return path.with_suffix(".py")
+    return path / "__init__.py" if (path / "__init__.py").is_file() else None
+
+
+def module_imports(root: Path) -> dict[Path, set[Path]]:
+    """Module of `rlvr` -> the modules of `rlvr` it imports, lazy imports included. A package's
+    `__init__.py` importing its own modules (a face that picks an implementation) is left out."""
+    graph: dict[Path, set[Path]] = {}
+    for path in sorted((root / "rlvr").rglob("*.py")):
+        edges: set[Path | None] = set()
+        for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+            if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                if node.module.split(".")[0] == "rlvr":
+                    for alias in node.names:
+                        edges.add(
+                            _rlvr_module(root, f"{node.module}.{alias.name}")
+                            or _rlvr_module(root, node.module)
+                        )
+            elif isinstance(node, ast.Import):
+                edges.update(
+                    _rlvr_module(root, a.name) for a in node.names if a.name.startswith("rlvr.")
+                )
+        own = path.parent if path.name == "__init__.py" else None
+        graph[path] = {
+            e for e in edges if e is not None and e != path and (own is None or e.parent != own)
+        }
+    return graph
+
+
+def import_cycles(graph: dict[Path, set[Path]]) -> list[list[Path]]:
+    """The groups of modules that import each other, directly or around a loop."""
+    reach = {start: set() for start in graph}
+    for start in graph:
+        todo = list(graph[start])
+        while todo:
+            module = todo.pop()
+            if module not in reach[start]:
+                reach[start].add(module)
+                todo.extend(graph.get(module, ()))
+    cycles, seen = [], set()
+    for start in graph:
+        if start in reach[start] and start not in seen:
+            group = sorted(m for m in reach[start] if start in reach.get(m, set()))
+            seen.update(group)
+            cycles.append(group)
+    return cycles
+
+
+def test_no_import_cycle_between_modules() -> None:
+    cycles = import_cycles(module_imports(ROOT))
+    assert [[str(p.relative_to(ROOT)) for p in group] for group in cycles] == []
+
+
+def test_cycle_check_finds_a_loop(tmp_path: Path) -> None:
+    package = tmp_path / "rlvr" / "cli"
+    package.mkdir(parents=True)
+    (package / "__init__.py").write_text("from rlvr.cli.main import main\n")
+    (package / "main.py").write_text("def main():\n    from rlvr.cli.sub import add\n")
+    (package / "sub.py").write_text("from rlvr.cli.main import main\n")
+    cycles = import_cycles(module_imports(tmp_path))
+    assert [[p.name for p in group] for group in cycles] == [["main.py", "sub.py"]]
 
 
 def test_package_rules_catch_an_upward_import_and_a_loose_module(tmp_path: Path) -> None:

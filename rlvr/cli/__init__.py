@@ -3,6 +3,7 @@ torch-free verifier and sandbox subcommands live in `verify`. The top layer: may
 rlvr, each subcommand only when it runs.
 """
 
-from rlvr.cli.main import CommandError, build_parser, exit_on_user_error, main, user_errors
+from rlvr.cli.errors import CommandError
+from rlvr.cli.main import build_parser, exit_on_user_error, main, user_errors
 
 __all__ = ["CommandError", "build_parser", "exit_on_user_error", "main", "user_errors"]

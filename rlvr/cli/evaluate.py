@@ -16,7 +16,7 @@ from typing import Any
 
 import yaml
 
-from rlvr.cli.main import CommandError
+from rlvr.cli.errors import CommandError
 
 
 def add_eval_command(sub: Any) -> None:

@@ -11,12 +11,9 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from rlvr import __version__
+from rlvr.cli.errors import CommandError
 
 Handler = Callable[[argparse.Namespace], int]
-
-
-class CommandError(Exception):
-    """A user error: printed as `rlvr <cmd>: message` with exit code 2, no traceback."""
 
 
 def _config_args(p: argparse.ArgumentParser) -> None:

@@ -14,7 +14,6 @@ from rlvr.data.loading import (
 )
 from rlvr.data.synthetic import (
     GENERATORS,
-    Task,
     arithmetic,
     code_tasks,
     generate,
@@ -28,6 +27,7 @@ from rlvr.data.types import (
     Prompt,
     RolloutGroup,
     Sample,
+    Task,
     UnpairedPreference,
 )
 

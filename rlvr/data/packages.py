@@ -18,8 +18,7 @@ import importlib
 from importlib import metadata
 from typing import Any
 
-from rlvr.data.synthetic import Task
-from rlvr.data.types import Prompt, Sample
+from rlvr.data.types import Prompt, Sample, Task
 
 HUMANEVAL = "humaneval"
 """The task name of HumanEval."""

@@ -63,8 +63,8 @@ from rlvr.data.loading import (
     fingerprint,
     iter_rows,
 )
-from rlvr.data.synthetic import ARITHMETIC_OPS, Task, arithmetic
-from rlvr.data.types import Message, PreferencePair, Prompt, Sample, UnpairedPreference
+from rlvr.data.synthetic import ARITHMETIC_OPS, arithmetic
+from rlvr.data.types import Message, PreferencePair, Prompt, Sample, Task, UnpairedPreference
 
 __all__ = [
     "PREFERENCE_GENERATORS",

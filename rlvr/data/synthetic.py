@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-from rlvr.data.types import Prompt, Sample
+from rlvr.data.types import Prompt, Sample, Task
 
 ARITHMETIC_OPS = ("+", "-", "*")
 """Operators `arithmetic` knows."""
@@ -45,16 +45,6 @@ _APPLY: dict[str, Callable[[int, int], int]] = {
     "-": lambda a, b: a - b,
     "*": lambda a, b: a * b,
 }
-
-
-@dataclass(frozen=True, slots=True)
-class Task:
-    """A sample and a correct completion for it."""
-
-    sample: Sample
-    """The prompt, its reference and the verifier that scores it."""
-    solution: str
-    """A correct model-style completion for `sample` (scores 1.0 under its verifier)."""
 
 
 def _check_count(n: int) -> None:

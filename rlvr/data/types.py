@@ -87,3 +87,13 @@ class RolloutGroup:
     """Decoded completions, `[G]`."""
     finish_reasons: tuple[str, ...]
     """Per sample: `stop` (EOS or a stop string) or `length` (hit max tokens), `[G]`."""
+
+
+@dataclass(frozen=True, slots=True)
+class Task:
+    """A sample and a correct completion for it."""
+
+    sample: Sample
+    """The prompt, its reference and the verifier that scores it."""
+    solution: str
+    """A correct model-style completion for `sample` (scores 1.0 under its verifier)."""

@@ -44,8 +44,8 @@ import torch
 from tokenizers import Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, trainers
 from transformers import GenerationConfig, PreTrainedTokenizerFast, Qwen2Config, Qwen2ForCausalLM
 
-from rlvr.data.synthetic import Task, arithmetic, code_tasks, json_tasks
-from rlvr.data.types import Prompt
+from rlvr.data.synthetic import arithmetic, code_tasks, json_tasks
+from rlvr.data.types import Prompt, Task
 
 BUILD_FORMAT = 1
 """Version of the build recipe; a directory built by another version is not reused."""
