@@ -151,13 +151,32 @@ def from_dict(cls: type[T], data: Any, *, source: str = "<dict>", prefix: str = 
     for name, field in fields.items():
         key = f"{prefix}{name}"
         if name in data:
-            values[name] = _convert(hints[name], data[name], source=source, key=key)
+            value = data[name]
+            if isinstance(value, Mapping) and field.default_factory is not dataclasses.MISSING:
+                default = field.default_factory()
+                if dataclasses.is_dataclass(default) and not isinstance(default, type):
+                    # a section given in part keeps the rest of its field's default, which may
+                    # differ from the section class's own defaults (a stage's monitors)
+                    value = _merged(to_dict(default), value)
+            values[name] = _convert(hints[name], value, source=source, key=key)
         elif field.default is dataclasses.MISSING and field.default_factory is dataclasses.MISSING:
             raise ConfigError(f"{source}: missing required key {key!r}")
     try:
         return cls(**values)
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"{where}: {exc}") from exc
+
+
+def _merged(base: Mapping[str, Any], over: Mapping[Any, Any]) -> dict[Any, Any]:
+    """`over` laid on `base`, mappings merged key by key."""
+    out: dict[Any, Any] = dict(base)
+    for key, value in over.items():
+        below = out.get(key)
+        if isinstance(value, Mapping) and isinstance(below, Mapping):
+            out[key] = _merged(below, value)
+        else:
+            out[key] = value
+    return out
 
 
 def _type_hints(cls: type[Any]) -> dict[str, Any]:
@@ -297,8 +316,11 @@ def field_docs(cls: type[Any]) -> dict[str, str]:
     return docs
 
 
-def describe(cls: type[Any], prefix: str = "") -> list[tuple[str, str, str, str]]:
-    """Rows of (dotted key, type, default, doc) for every field, nested configs flattened."""
+def describe(
+    cls: type[Any], prefix: str = "", defaults: Any = None
+) -> list[tuple[str, str, str, str]]:
+    """Rows of (dotted key, type, default, doc) for every field, nested configs flattened;
+    `defaults`: the instance whose values are the defaults (a field's default section)."""
     rows: list[tuple[str, str, str, str]] = []
     hints = _type_hints(cls)
     docs = field_docs(cls)
@@ -306,9 +328,17 @@ def describe(cls: type[Any], prefix: str = "") -> list[tuple[str, str, str, str]
         tp = hints[f.name]
         if dataclasses.is_dataclass(tp) and isinstance(tp, type):
             rows.append((f"{prefix}{f.name}", _type_name(tp), "", docs.get(f.name, "")))
-            rows.extend(describe(tp, prefix=f"{prefix}{f.name}."))
+            if defaults is not None:
+                section = getattr(defaults, f.name)
+            elif f.default_factory is not dataclasses.MISSING:
+                section = f.default_factory()
+            else:
+                section = None
+            rows.extend(describe(tp, prefix=f"{prefix}{f.name}.", defaults=section))
             continue
-        if f.default is not dataclasses.MISSING:
+        if defaults is not None:
+            default = repr(to_dict(getattr(defaults, f.name)))
+        elif f.default is not dataclasses.MISSING:
             default = repr(to_dict(f.default))
         elif f.default_factory is not dataclasses.MISSING:
             default = repr(to_dict(f.default_factory()))

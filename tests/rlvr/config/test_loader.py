@@ -113,3 +113,21 @@ def test_field_docs_and_describe() -> None:
     rows = {key: (tp, default, doc) for key, tp, default, doc in describe(Outer)}
     assert rows["inner.width"] == ("int", "(required)", "Required width.")
     assert rows["rate"] == ("float", "0.5", "A float; ints are accepted.")
+
+
+@dataclass(frozen=True)
+class Staged:
+    """A stage whose section default differs from the section class's own defaults."""
+
+    inner: Inner = field(default_factory=lambda: Inner(width=7, mode="b"))
+    """The stage's own default section."""
+
+
+def test_a_section_given_in_part_keeps_its_fields_default() -> None:
+    assert from_dict(Staged, {}).inner == Inner(7, "b")
+    assert from_dict(Staged, {"inner": {"width": 3}}).inner == Inner(3, "b")
+    assert from_dict(Staged, {"inner": {"mode": "a"}}).inner == Inner(7, "a")
+    rows = {key: default for key, _, default, _ in describe(Staged)}
+    assert rows["inner.width"] == "7" and rows["inner.mode"] == "'b'"
+    with pytest.raises(ConfigError, match=r"inner\.mode: expected one of 'a', 'b'"):
+        from_dict(Staged, {"inner": {"mode": "c"}})
