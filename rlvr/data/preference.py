@@ -36,9 +36,12 @@ Implementation details:
      ten, swapped digits of an operand, the wrong operation, a multiplication-table slip; ones
      with as many digits as the right answer are preferred, so that without a planted bias the
      two sides have the same length in most pairs and length says nothing about preference.
-  3. `bias="length"` writes the chosen solution in a longer worked form ("We add 23 and 45.
-     23 + 45 = 68. So the result is 68. ...") and the rejected one in the short form, so that
-     length alone predicts the preference; `bias="none"` writes both sides the same way.
+  3. `bias="length"` writes the chosen solution in a longer form that restates its answer
+     ("23 + 45 = 68. The answer is \\boxed{68}. The answer is \\boxed{68}.") and the rejected one
+     in the short form, so that length alone predicts the preference; `bias="none"` writes both
+     sides the same way. The longer form extends the short one, so a policy that writes the
+     short form can drift into it: a bias towards text no policy would write could be learned
+     by a reward but never show in what the policy generates.
   4. `noise` flips that fraction of pairs (drawn per pair from the generator's own seeded
      random source), after the bias is applied.
 """
@@ -318,9 +321,6 @@ def held_out_samples(rows: PreferenceRows) -> list[Sample]:
 # synthetic pairs
 
 
-_VERBS = {"+": ("add", "and"), "-": ("subtract", "from"), "*": ("multiply", "by")}
-
-
 def _wrong_answers(a: int, op: str, b: int, answer: int) -> list[int]:
     """Plausible wrong results of `a op b` (detail 2), each different from `answer`, >= 0."""
     da, db = str(a), str(b)
@@ -345,10 +345,7 @@ def _solution(a: int, op: str, b: int, result: int, *, long: bool) -> str:
     answer = f"The answer is \\boxed{{{result}}}."
     if not long:
         return f"{a} {op} {b} = {result}. {answer}"
-    verb, joint = _VERBS[op]
-    first, second = (b, a) if op == "-" else (a, b)
-    steps = f"We {verb} {first} {joint} {second}. {a} {op} {b} = {result}."
-    return f"{steps} So the result is {result}. {answer}"
+    return f"{a} {op} {b} = {result}. {answer} {answer}"
 
 
 def _operands(task: Task) -> tuple[int, str, int]:

@@ -147,12 +147,15 @@ def open_watch(
     *,
     resumed_step: int = 0,
     echo: Callable[[str], None] = tqdm.write,
+    view: Callable[[Mapping[str, Any]], Mapping[str, Any]] | None = None,
 ) -> Watch:
     """The monitors of a run; a resumed run's are fed its logged metrics up to `resumed_step`
-    (events recorded after that step are dropped: the resumed run may record them again)."""
+    (events recorded after that step are dropped: the resumed run may record them again).
+    `view`: what the trainer passes to `observe` for a logged row, when not the row itself."""
     watch = Watch(cfg, run, echo=echo)
     if resumed_step > 0:
-        watch.replay(r for r in read_metrics(run.dir) if int(r.get("step", 0)) <= resumed_step)
+        rows = (r for r in read_metrics(run.dir) if int(r.get("step", 0)) <= resumed_step)
+        watch.replay({"step": r.get("step", 0), **view(r)} if view else r for r in rows)
         path = run.dir / EVENTS_FILE
         if run.main and path.exists():
             kept = [e for e in read_events(run.dir) if e.step <= resumed_step]

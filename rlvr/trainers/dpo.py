@@ -19,6 +19,8 @@ Deviations and choices:
   - Held-out greedy accuracy is measured on the distinct prompts of `eval_data` whose rows
     name a verifier, before the first step and every `eval_every` steps, with the mean length
     of the greedy completions (`eval/completion_tokens`: a planted length bias shows there).
+  - The live monitors see each logged row through `monitor_view`: the training reward margin
+    is their training reward, the held-out greedy completions their lengths and accuracy.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ import copy
 import dataclasses
 import statistics
 import time
+from collections.abc import Mapping
 from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
@@ -48,6 +51,7 @@ from rlvr.models.lora import (
     save_merged_if_asked,
 )
 from rlvr.models.tokens import pad_pairs, token_logprobs
+from rlvr.monitors import Decision, Watch, open_watch
 from rlvr.runs import Run, seed_everything
 from rlvr.runs.checkpoint import open_trainer_run, restore_training, save_checkpoint, save_final
 from rlvr.runs.contract import training_contract
@@ -64,6 +68,7 @@ __all__ = [
     "DPOTrainConfig",
     "Encoded",
     "encode_rows",
+    "monitor_view",
     "sequence_logps",
     "train",
 ]
@@ -258,6 +263,7 @@ class _State:
     samples: list[Sample]
     batches: Batches
     pad_id: int
+    watch: Watch
 
 
 def _precompute(
@@ -418,6 +424,7 @@ def train(cfg: DPOConfig) -> DPOResult:
     state = _State(
         cfg, run, backend, tokenizer, ref, splits["train"], splits.get("eval"), samples,
         Batches(len(splits["train"]), cfg.run.seed, cursor), pad_id,
+        open_watch(cfg.monitors, run, resumed_step=step, view=monitor_view),
     )  # fmt: skip
     enc = splits["train"]
     run.log(
@@ -428,7 +435,7 @@ def train(cfg: DPOConfig) -> DPOResult:
             "data/truncated_rows": enc.truncated,
         },
     )
-    before, after, reward_acc, step, stopped_by, trained_s = _loop(
+    before, after, reward_acc, step, (stopped_by, reason), trained_s = _loop(
         state, step, fresh=resumed is None
     )
     final = save_final(run, backend, tokenizer)
@@ -437,24 +444,46 @@ def train(cfg: DPOConfig) -> DPOResult:
     )
     result = DPOResult(
         str(final), step, before, after, reward_acc, enc.dropped, enc.truncated, stopped_by,
-        trained_s, None if merged is None else str(merged),
+        trained_s, None if merged is None else str(merged), reason,
     )  # fmt: skip
-    run.write_json("summary.json", dataclasses.asdict(result))
+    summary = {**dataclasses.asdict(result), "monitor_events": len(state.watch.events)}
+    run.write_json("summary.json", summary)
     run.close()
     backend.close()
     shutdown()
     return result
 
 
+StoppedBy = Literal["max_steps", "max_seconds", "monitor"]
+
+
+def monitor_view(metrics: Mapping[str, Any]) -> dict[str, Any]:
+    """What the monitors read from one logged row of the preference stage: the training reward
+    margin as the training reward, the held-out greedy completions' mean length and accuracy."""
+    names = {
+        "train/rewards/margins": "reward/mean",
+        "eval/completion_tokens": "completion/length_mean",
+        "eval/accuracy": "eval/accuracy",
+    }
+    return {new: metrics[old] for old, new in names.items() if old in metrics}
+
+
+def _observe(s: _State, step: int, metrics: dict[str, Any]) -> Decision:
+    """Run the monitors on a row about to be logged; their statistics join the row."""
+    view = monitor_view(metrics)
+    decision = s.watch.observe(step, view)
+    metrics.update({k: v for k, v in view.items() if k.startswith("monitor/")})
+    return decision
+
+
 def _loop(
     s: _State, step: int, *, fresh: bool
-) -> tuple[
-    float | None, float | None, float | None, int, Literal["max_steps", "max_seconds"], float
-]:
+) -> tuple[float | None, float | None, float | None, int, tuple[StoppedBy, str], float]:
     t = s.cfg.train
     before = after = reward_acc = None
     trained_s = 0.0
-    stopped_by: Literal["max_steps", "max_seconds"] = "max_steps"
+    stopped_by: StoppedBy = "max_steps"
+    reason = ""
     evaluated_at = -1
     with (
         _reward_runtime(s) as runtime,
@@ -465,6 +494,7 @@ def _loop(
             start_metrics = _evaluate(s, runtime)
             before = after = start_metrics.get("eval/accuracy")
             reward_acc = start_metrics.get("eval/rewards/accuracies")
+            _observe(s, 0, start_metrics)
             s.run.log(0, start_metrics)
         while step < t.max_steps:
             if t.max_seconds is not None and trained_s >= t.max_seconds:
@@ -492,19 +522,24 @@ def _loop(
                 reward_acc = metrics.get("eval/rewards/accuracies", reward_acc)
                 evaluated_at = step
                 bar.write(_eval_line(step, metrics))
+            decision = _observe(s, step, metrics) if metrics else None
             if metrics:
                 s.run.log(step, metrics)
-            if step % t.save_every == 0:
+            if step % t.save_every == 0 or (decision is not None and decision.checkpoint):
                 save_checkpoint(
                     s.run.checkpoints, step, backend=s.backend, tokenizer=s.tokenizer,
                     extra={"cursor": s.batches.cursor}, keep=t.keep_checkpoints,
                 )  # fmt: skip
+            if decision is not None and decision.stop:
+                stopped_by, reason = "monitor", f"step {step}: {decision.reason}"
+                bar.write(f"step {step}: stopped by the monitors: {decision.reason}")
+                break
         if s.held_out is not None and evaluated_at != step and step > 0:
             last = _evaluate(s, runtime)
             after = last.get("eval/accuracy", after)
             reward_acc = last.get("eval/rewards/accuracies", reward_acc)
             s.run.log(step, last)
-    return before, after, reward_acc, step, stopped_by, trained_s
+    return before, after, reward_acc, step, (stopped_by, reason), trained_s
 
 
 def _reward_runtime(s: _State) -> Any:

@@ -15,6 +15,7 @@ from rlvr.config.sections import (
     RewardConfig,
     RunConfig,
 )
+from rlvr.monitors import LengthConfig, MonitorConfig
 
 PreferenceLoss = Literal["sigmoid", "ipo", "simpo", "kto", "orpo"]
 REFERENCE_LOSSES = ("sigmoid", "ipo", "kto")
@@ -106,6 +107,14 @@ class DPOTrainConfig:
             raise ValueError("train.max_prompt_length must be positive and below max_length")
 
 
+def preference_monitors() -> MonitorConfig:
+    """The monitors' defaults in the preference stage. It samples nothing while it trains, so
+    the length check reads the held-out greedy completions of each evaluation: the one before
+    the first step is its baseline, and it fires on the second evaluation in a row past its
+    limit (its `window`, `patience` and `baseline_steps` count evaluations here)."""
+    return MonitorConfig(length=LengthConfig(window=1, patience=2, baseline_steps=1))
+
+
 @dataclass(frozen=True)
 class DPOConfig:
     """Preference optimisation stage: DPO, IPO, SimPO, KTO, ORPO."""
@@ -132,6 +141,10 @@ class DPOConfig:
     """Decoding for held-out greedy accuracy."""
     reward: RewardConfig = field(default_factory=RewardConfig)
     """Reward runtime that scores held-out generations."""
+    monitors: MonitorConfig = field(default_factory=preference_monitors)
+    """Live monitors (docs/evaluation.md): here they read the held-out evaluations (greedy
+    completion length, greedy accuracy) and the training reward margin (`train/rewards/margins`
+    as the training reward); the checks that need sampled groups or a KL never fire."""
 
 
 @dataclass(frozen=True)
@@ -152,9 +165,12 @@ class DPOResult:
     """Training rows dropped for a prompt longer than `max_prompt_length`."""
     truncated_rows: int = 0
     """Training rows whose completion was cut to fit `max_length`."""
-    stopped_by: Literal["max_steps", "max_seconds"] = "max_steps"
-    """Which limit ended the run."""
+    stopped_by: Literal["max_steps", "max_seconds", "monitor"] = "max_steps"
+    """What ended the run: a limit, or a monitor whose action is `stop` (its event is in
+    `monitor_events.jsonl`)."""
     trained_s: float = 0.0
     """Wall-clock seconds of training steps (evaluation excluded), this launch only."""
     merged: str | None = None
     """The merged HF model (`model.lora.save_merged`), else None."""
+    stop_reason: str = ""
+    """Why a monitor stopped the run (empty otherwise)."""

@@ -169,9 +169,13 @@ def test_arithmetic_pairs_are_correct_vs_plausibly_wrong() -> None:
 def test_length_bias_noise_and_split() -> None:
     biased = arithmetic_pref(300, seed=1, ops=["+", "-"], bias="length")
     assert all(len(p.chosen) > len(p.rejected) for p in biased)
-    assert biased[0].chosen.startswith("We ")
-    noisy = arithmetic_pref(1000, seed=1, ops=["+", "-"], noise=0.2)
+    # the longer form extends the short one (a policy can drift into it) and stays correct
     math = verifiers.get("math")
+    for p in biased:
+        short = p.chosen.split(" The answer is ")[0]
+        assert p.chosen.count(short) == 1 and p.chosen.count("\\boxed{") == 2
+        assert math(p.chosen, reference=p.reference).score == 1.0
+    noisy = arithmetic_pref(1000, seed=1, ops=["+", "-"], noise=0.2)
     flipped = sum(math(p.chosen, reference=p.reference).score == 0.0 for p in noisy) / 1000
     assert 0.16 < flipped < 0.24
     train = {p.prompt for p in arithmetic_pref(2000, seed=5, ops=["+", "-"], split="train")}

@@ -107,3 +107,24 @@ def test_a_resumed_watch_continues_from_the_logged_metrics(tmp_path: Path) -> No
         fired = [bool(resumed.observe(i, {"completion/length_mean": x}).events)
                  for i, x in enumerate(lengths[3:], 4)]  # fmt: skip
     assert fired == fired_whole[3:] and any(fired)
+
+
+def test_a_resumed_watch_reads_logged_rows_through_the_trainers_view(tmp_path: Path) -> None:
+    # a trainer that logs lengths under its own key replays them under the monitors' key
+    def view(row: dict[str, object]) -> dict[str, object]:
+        return {"completion/length_mean": row["eval/len"]} if "eval/len" in row else {}
+
+    lengths = [10.0, 10.0, 10.0, 20.0, 20.0, 20.0]
+    (tmp_path / "b").mkdir()
+    with Run(tmp_path / "b") as run:
+        for i, x in enumerate(lengths[:3], 1):
+            run.log(i, {"eval/len": x})
+        resumed = open_watch(length_cfg(), run, resumed_step=3, echo=lambda _: None, view=view)
+        fired = [bool(resumed.observe(i, dict(view({"eval/len": x}))).events)
+                 for i, x in enumerate(lengths[3:], 4)]  # fmt: skip
+    with Run(tmp_path / "c") as run:
+        (tmp_path / "c").mkdir()
+        blind = open_watch(length_cfg(), run, echo=lambda _: None)
+        unseen = [bool(blind.observe(i, {"completion/length_mean": x}).events)
+                  for i, x in enumerate(lengths[3:], 4)]  # fmt: skip
+    assert any(fired) and not any(unseen)

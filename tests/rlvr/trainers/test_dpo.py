@@ -16,7 +16,7 @@ from rlvr.cli import main
 from rlvr.config import load_config
 from rlvr.data import DataError
 from rlvr.runs.contract import ContractError
-from rlvr.trainers.dpo import REFERENCE_FILE, DPOConfig, train
+from rlvr.trainers.dpo import REFERENCE_FILE, DPOConfig, monitor_view, train
 from tests.rlvr.trainers.conftest import write_config
 
 PAIRS = {"synthetic": "arithmetic-pref", "n": 32, "seed": 0, "options": {"ops": ["+", "-"]}}
@@ -183,3 +183,44 @@ def test_kto_micro_batches_and_cached_reference_give_the_same_steps(
             theirs = [r[key] for r in metrics(tmp_path, name) if key in r]
             # kl is 0 at the start up to the rounding of a different batch layout (~2e-6)
             assert len(ours) == 2 and theirs == pytest.approx(ours, rel=1e-4, abs=1e-5), (name, key)
+
+
+def test_monitors_read_the_evaluations_and_stop_a_run_whose_completions_grow(
+    tmp_path: Path, tiny_model: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # scripted held-out evaluations: greedy completions 20 tokens long, then 32 from step 2 on
+    calls: list[int] = []
+
+    def evaluate(s: Any, runtime: Any) -> dict[str, float]:
+        calls.append(1)
+        return {"eval/accuracy": 0.3, "eval/completion_tokens": 20.0 if len(calls) == 1 else 32.0}
+
+    monkeypatch.setattr("rlvr.trainers.dpo._evaluate", evaluate)
+    train_section = {"max_steps": 12, "eval_every": 2, "save_every": 100}
+    result = train(config(tmp_path, dpo_data(tmp_path, tiny_model, train=train_section)))
+    # baseline at step 0; past the 30% limit at steps 2 and 4: the second evaluation in a row
+    assert (result.stopped_by, result.steps) == ("monitor", 4)
+    assert "length_drift" in result.stop_reason and "+60%" in result.stop_reason
+    summary = json.loads((tmp_path / "runs" / "dpo" / "summary.json").read_text())
+    assert summary["stopped_by"] == "monitor" and summary["monitor_events"] == 1
+    events = (tmp_path / "runs" / "dpo" / "monitor_events.jsonl").read_text().splitlines()
+    assert [json.loads(e)["monitor"] for e in events] == ["length_drift"]
+    assert (tmp_path / "runs" / "dpo" / "checkpoints" / "step-00000004").is_dir()
+    rows = metrics(tmp_path, "dpo")
+    drift = [r["monitor/length_drift"] for r in rows if "monitor/length_drift" in r]
+    assert drift == pytest.approx([0.6, 0.6])
+    assert first(rows, "monitor/fired/length_drift") == 1.0
+
+
+def test_preference_monitors_count_evaluations_and_keep_that_when_overridden(
+    tmp_path: Path, tiny_model: Path
+) -> None:
+    cfg = config(tmp_path, dpo_data(tmp_path, tiny_model))
+    length = cfg.monitors.length
+    assert (length.window, length.patience, length.baseline_steps) == (1, 2, 1)
+    data = dpo_data(tmp_path, tiny_model, name="o", monitors={"length": {"max_drift": 0.5}})
+    length = config(tmp_path, data).monitors.length
+    assert (length.max_drift, length.window, length.baseline_steps) == (0.5, 1, 1)
+    view = monitor_view({"train/rewards/margins": 1.5, "eval/completion_tokens": 21.0,
+                             "eval/accuracy": 0.4, "train/loss": 0.6})  # fmt: skip
+    assert view == {"reward/mean": 1.5, "completion/length_mean": 21.0, "eval/accuracy": 0.4}
