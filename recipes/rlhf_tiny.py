@@ -1,7 +1,7 @@
 """RLHF on a tiny local model: SFT -> reward model -> PPO, with reward hacking shown and stopped.
 
 1. SFT on worked arithmetic; reward models on synthetic arithmetic preference pairs, a clean one
-   and a length-biased one (its chosen side always restates its answer, the longer solution); a "policy"
+   and a length-biased one (its chosen side, the longer, always restates its answer); a "policy"
    one on the SFT model's own samples of train-split prompts, labelled by the verifier.
 2. PPO scored by the clean reward model at beta 0, 0.1 and 1.0 (fixed) and with the adaptive
    controller. The `math` verifier is the hidden gold standard: never reward, only held-out
