@@ -32,7 +32,7 @@ import time
 from collections.abc import Mapping
 from contextlib import nullcontext
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 import torch
 from tqdm import tqdm
@@ -55,7 +55,13 @@ from rlvr.monitors import Decision, Watch, open_watch
 from rlvr.runs import Run, seed_everything
 from rlvr.runs.checkpoint import open_trainer_run, restore_training, save_checkpoint, save_final
 from rlvr.runs.contract import training_contract
-from rlvr.trainers.dpo_config import DPOAlgoConfig, DPOConfig, DPOResult, DPOTrainConfig
+from rlvr.trainers.dpo_config import (
+    DPOAlgoConfig,
+    DPOConfig,
+    DPOResult,
+    DPOTrainConfig,
+    StoppedBy,
+)
 from rlvr.trainers.dpo_data import Encoded, Ids, encode_rows, load_preference_data
 
 if TYPE_CHECKING:
@@ -454,9 +460,6 @@ def train(cfg: DPOConfig) -> DPOResult:
     return result
 
 
-StoppedBy = Literal["max_steps", "max_seconds", "monitor"]
-
-
 def monitor_view(metrics: Mapping[str, Any]) -> dict[str, Any]:
     """What the monitors read from one logged row of the preference stage: the training reward
     margin as the training reward, the held-out greedy completions' mean length and accuracy."""
@@ -522,15 +525,15 @@ def _loop(
                 reward_acc = metrics.get("eval/rewards/accuracies", reward_acc)
                 evaluated_at = step
                 bar.write(_eval_line(step, metrics))
-            decision = _observe(s, step, metrics) if metrics else None
+            decision = _observe(s, step, metrics) if metrics else Decision()
             if metrics:
                 s.run.log(step, metrics)
-            if step % t.save_every == 0 or (decision is not None and decision.checkpoint):
+            if step % t.save_every == 0 or decision.checkpoint:
                 save_checkpoint(
                     s.run.checkpoints, step, backend=s.backend, tokenizer=s.tokenizer,
                     extra={"cursor": s.batches.cursor}, keep=t.keep_checkpoints,
                 )  # fmt: skip
-            if decision is not None and decision.stop:
+            if decision.stop:
                 stopped_by, reason = "monitor", f"step {step}: {decision.reason}"
                 bar.write(f"step {step}: stopped by the monitors: {decision.reason}")
                 break

@@ -147,6 +147,11 @@ class DPOConfig:
     as the training reward); the checks that need sampled groups or a KL never fire."""
 
 
+StoppedBy = Literal["max_steps", "max_seconds", "monitor"]
+"""What ended a preference run: its step budget, its time budget, or a monitor whose action is
+`stop`."""
+
+
 @dataclass(frozen=True)
 class DPOResult:
     """What the preference stage produced."""
@@ -165,7 +170,7 @@ class DPOResult:
     """Training rows dropped for a prompt longer than `max_prompt_length`."""
     truncated_rows: int = 0
     """Training rows whose completion was cut to fit `max_length`."""
-    stopped_by: Literal["max_steps", "max_seconds", "monitor"] = "max_steps"
+    stopped_by: StoppedBy = "max_steps"
     """What ended the run: a limit, or a monitor whose action is `stop` (its event is in
     `monitor_events.jsonl`)."""
     trained_s: float = 0.0
