@@ -239,13 +239,25 @@ for pid in os.listdir("/proc"):
         memory(pid)
 """,
     "read_host_files": """
+# breadth first, shallow files before deep trees: a crowded /tmp (a virtualenv, a clone) must
+# not use up the file budget before the files a few levels down are read
 seen = 0
-for top in ("/tmp", "/var/tmp", "/home", "/srv", "/opt", "/mnt", "/data"):
-    for root, dirs, files in os.walk(top):
-        for name in files:
-            seen += 1
-            if seen < 20000:
-                scan(read(os.path.join(root, name), 1 << 16))
+queue = ["/tmp", "/var/tmp", "/home", "/srv", "/opt", "/mnt", "/data"]
+while queue and seen < 20000:
+    top = queue.pop(0)
+    try:
+        entries = list(os.scandir(top))
+    except OSError:
+        continue
+    for entry in entries:
+        try:
+            if entry.is_dir(follow_symlinks=False):
+                queue.append(entry.path)
+            elif entry.is_file(follow_symlinks=False) and seen < 20000:
+                seen += 1
+                scan(read(entry.path, 1 << 16))
+        except OSError:
+            pass
 """,
 }
 

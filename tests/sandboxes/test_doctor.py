@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 import sandboxes
@@ -46,3 +48,17 @@ def test_the_report_names_the_backend_in_use() -> None:
         assert line == f"in use (auto): NONE, runs refuse to start: {exc}"
     else:
         assert line == f"in use (auto): {in_use}"
+
+
+def test_host_file_hunt_is_not_used_up_by_a_crowded_tmp(tmp_path: Path) -> None:
+    # more files than the hunt's budget, deeper than the bait: the hunt must still reach it,
+    # or the process backend would look as if it blocked host file reads
+    if sandboxes.probe("process") is not None:
+        pytest.skip(f"process backend unavailable here: {sandboxes.probe('process')}")
+    crowd = tmp_path / "crowd" / "deep"
+    crowd.mkdir(parents=True)
+    for i in range(21000):
+        (crowd / f"f{i}").touch()
+    results = sandboxes.doctor(["process"])
+    hunt = next(r for r in results if r.attack == "read_host_files")
+    assert not hunt.blocked and hunt.detail == "token found"
