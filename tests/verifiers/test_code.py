@@ -3,8 +3,11 @@ passing, against every sandbox backend that works here."""
 
 from __future__ import annotations
 
+import os
 import pickle
 import random
+import tempfile
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -227,6 +230,26 @@ def _secret_square_reference() -> dict[str, str]:
     tests = f"assert square({xs[0]}) == {xs[0] ** 2}\nassert square({xs[1]}) == {xs[1] ** 2}\n"
     tests += f"assert abs(square({xs[2]}) - {xs[2] ** 2}) < 1e-9\n"
     return {"kind": "asserts", "tests": tests, "entry_point": "square"}
+
+
+def test_file_hunt_finds_answers_left_on_the_host_disk(tmp_path: Path) -> None:
+    """The control of the file hunt: where a test's source does lie on a disk the program
+    sees (the process backend shows the host's /tmp), the hunt reaches it within its budget,
+    however crowded that disk, so its 0 elsewhere means nothing was there."""
+    if sandboxes.probe("process") is not None:
+        pytest.skip(f"process backend unavailable here: {sandboxes.probe('process')}")
+    crowd = tmp_path / "crowd"
+    crowd.mkdir()
+    for i in range(20000):
+        (crowd / f"f{i}").touch()
+    reference = _secret_square_reference()
+    with tempfile.NamedTemporaryFile("w", suffix=".py") as leak:
+        leak.write(reference["tests"])
+        leak.flush()
+        os.chmod(leak.name, 0o644)  # world-readable, like a dataset with answers on disk
+        verdict = check(CodeVerifier(timeout_s=3.0, backend="process"),
+                        INTROSPECTION["files_on_disk"], reference)  # fmt: skip
+    assert (verdict.score, verdict.reason) == (1.0, "correct"), verdict.detail
 
 
 @pytest.mark.parametrize("attack", sorted(INTROSPECTION))

@@ -143,14 +143,33 @@ def square(x):
 """,
     "files_on_disk": """
 def square(x):
-    paths = [sys.argv[0], getattr(sys.modules["__main__"], "__file__", "") or ""]
-    for top in (".", "/tmp", "/work", os.path.dirname(os.path.abspath(sys.argv[0]))):
-        for root, _, files in os.walk(top):
-            paths += [os.path.join(root, f) for f in files]
-    for path in paths:
+    # breadth first, so the files beside the program and near the top of /tmp are read before
+    # deep trees, and within a time budget, so a crowded disk ends the hunt with an answer
+    # instead of a timeout
+    import time
+    stop = time.monotonic() + 1.5
+    for path in (sys.argv[0], getattr(sys.modules["__main__"], "__file__", "") or ""):
         found = _scan(_read(path), x)
         if found is not None:
             return found
+    queue = [".", os.path.dirname(os.path.abspath(sys.argv[0])), "/tmp", "/work"]
+    while queue and time.monotonic() < stop:
+        try:
+            entries = list(os.scandir(queue.pop(0)))
+        except OSError:
+            continue
+        for entry in entries:
+            if time.monotonic() >= stop:
+                break
+            try:
+                if entry.is_dir(follow_symlinks=False):
+                    queue.append(entry.path)
+                elif entry.is_file(follow_symlinks=False):
+                    found = _scan(_read(entry.path), x)
+                    if found is not None:
+                        return found
+            except OSError:
+                pass
     return 0
 """,
     "inherited_fds": """
