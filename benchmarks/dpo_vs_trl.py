@@ -7,11 +7,14 @@ way. Run it from the repository root with an environment that has TRL::
 
     pip install -e '.[bench]'
     python benchmarks/dpo_vs_trl.py [--loss sigmoid|kto] [--steps 20] [--rounds 2] \
-        [--batch 16] [--beta 0.1] [--lr 1e-4] [--model DIR] [--out runs/bench-dpo-vs-trl]
+        [--batch 16] [--beta 0.1] [--lr 1e-4] [--model DIR] [--vocab N] \
+        [--out runs/bench-dpo-vs-trl]
 
 Implementation details:
   1. Starting model: `--model DIR`, or the SFT model `grpo_vs_trl.build_model` builds (a tiny
-     Qwen2 model fine-tuned on worked arithmetic solutions).
+     Qwen2 model fine-tuned on worked arithmetic solutions). `--vocab N` pads its embedding and
+     output matrices to N rows (`pad_vocabulary`), the size of a released model's vocabulary,
+     where logits rather than libraries dominate memory; both sides get the padded model.
   2. Data: `arithmetic_pref(--train-n, seed=7, ops=+,-, split=train)` pairs written once as
      JSONL in TRL's preference format (KTO: unpaired with `unpair`, TRL's unpaired format);
      TRL reads the rows in rlvr's seeded order with sequential sampling.
@@ -71,6 +74,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--max-length", type=int, default=128, help="prompt + completion tokens")
     p.add_argument("--model", type=Path, default=None, help="starting model (default: build)")
     p.add_argument("--sft-steps", type=int, default=1000, help="SFT steps when building")
+    p.add_argument(
+        "--vocab", type=int, default=0,
+        help="pad the starting model's vocabulary to this many rows (0: leave it as it is)",
+    )  # fmt: skip
     p.add_argument("--out", type=Path, default=Path("runs/bench-dpo-vs-trl"))
     p.add_argument("--train-n", type=int, default=2000, help="training pairs generated")
     p.add_argument("--eval-n", type=int, default=200, help="held-out pairs")
@@ -92,6 +99,33 @@ def write_data(args: argparse.Namespace) -> tuple[Path, int, list[int]]:
     rows = generate_preference("arithmetic-pref", args.train_n, seed=TRAIN_SEED, options=options)
     path = write_preference_jsonl(rows, args.out / f"train-{args.loss}.jsonl")
     return path, len(rows), Batches(len(rows), args.seed).next(len(rows))
+
+
+def pad_vocabulary(src: Path, dst: Path, rows: int) -> Path:
+    """A copy of the model at `src` whose embedding and output matrices have `rows` rows.
+
+    The tiny tokenizer has 512 tokens; released models have 32k-152k rows (Qwen2: 151,936),
+    and at that size the logits, not the weights, are most of a preference step's memory. The
+    added rows are never produced by the tokenizer (as in released models, whose matrices are
+    padded past their tokenizers), and each copies the padding token's rows, so they start as
+    unlikely as padding and never win a greedy step."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    model = AutoModelForCausalLM.from_pretrained(str(src), dtype=torch.float32)
+    tokenizer = AutoTokenizer.from_pretrained(str(src))
+    old = model.get_input_embeddings().weight.shape[0]
+    if rows <= old:
+        raise SystemExit(f"--vocab {rows}: the model already has {old} rows")
+    model.resize_token_embeddings(rows, mean_resizing=False)
+    pad = tokenizer.pad_token_id
+    with torch.no_grad():
+        for matrix in (model.get_input_embeddings(), model.get_output_embeddings()):
+            matrix.weight[old:] = matrix.weight[pad]
+    model.save_pretrained(dst)
+    tokenizer.save_pretrained(dst)
+    print(f"starting model padded from {old} to {rows} vocabulary rows: {dst}", flush=True)
+    return dst
 
 
 def run_worker(
@@ -230,6 +264,8 @@ def main(argv: list[str] | None = None) -> None:
     args.out.mkdir(parents=True, exist_ok=True)
     sides = args.sides.split(",")
     model = args.model or build_model(args.out, args.sft_steps, args.threads)
+    if args.vocab:
+        model = pad_vocabulary(Path(model), args.out / f"start-vocab{args.vocab}", args.vocab)
     train_file, n, order = write_data(args)
     spec = {
         "model": str(Path(model).resolve()), "train_file": str(train_file.resolve()),

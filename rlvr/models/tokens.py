@@ -16,14 +16,30 @@ Implementation details:
      of its rows. Right padding keeps every prefix column a real token, so positions are
      the column indices in both passes. With G = 8 and prompts about 40% of the row, this
      skips about a third of the forward and backward work.
+  5. `keep_logits=False` (callers that need log-probabilities only: DPO, references, old
+     policies) does not hold a `[B, W, V]` logits tensor when it is larger than one chunk of
+     `CHUNK_ELEMENTS`. The LM head is deferred during the model's forward (it passes its
+     input, the last hidden states, through), then applied to chunks of `CHUNK_ELEMENTS / V`
+     positions, each under activation checkpointing, so the backward pass recomputes a
+     chunk's logits instead of keeping them. With a 152k-row vocabulary the logits are most
+     of a preference step's memory; this keeps one chunk of them at a time. Smaller batches
+     take the plain path, as does any model where the lean path would not be exact: the
+     first use on a model checks that the deferred head gives the logits the model gives (a
+     model that rescales or caps its logits after the head keeps the plain path), and a head
+     whose weights ZeRO-3 partitions is never deferred (ranks would call it a different
+     number of times).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import weakref
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any, Literal, overload
 
 import torch
+from torch.utils.checkpoint import checkpoint
 from transformers import PreTrainedTokenizerBase
 
 from rlvr.data.types import Prompt
@@ -107,6 +123,34 @@ def pad_pairs(pairs: Sequence[tuple[Sequence[int], Sequence[int]]], *, pad_id: i
     return TokenBatch(ids, attn, comp)
 
 
+CHUNK_ELEMENTS = 1 << 24
+"""Logit elements per chunk of the lean path (implementation detail 5): 64 MiB of float32."""
+
+
+@overload
+def token_logprobs(
+    model: torch.nn.Module,
+    batch: TokenBatch,
+    *,
+    temperature: float = ...,
+    start: int = ...,
+    share_prefix: bool = ...,
+    keep_logits: Literal[True] = ...,
+) -> tuple[torch.Tensor, torch.Tensor]: ...
+
+
+@overload
+def token_logprobs(
+    model: torch.nn.Module,
+    batch: TokenBatch,
+    *,
+    temperature: float = ...,
+    start: int = ...,
+    share_prefix: bool = ...,
+    keep_logits: Literal[False],
+) -> tuple[torch.Tensor, None]: ...
+
+
 def token_logprobs(
     model: torch.nn.Module,
     batch: TokenBatch,
@@ -114,7 +158,8 @@ def token_logprobs(
     temperature: float = 1.0,
     start: int = 1,
     share_prefix: bool = False,
-) -> tuple[torch.Tensor, torch.Tensor]:
+    keep_logits: bool = True,
+) -> tuple[torch.Tensor, torch.Tensor | None]:
     """Log-probabilities of the tokens at columns `start..L-1` and the logits that gave them.
 
     Args:
@@ -127,15 +172,27 @@ def token_logprobs(
             are equal (the G completions of a prompt) and continue every row from that run's
             cache (implementation detail 4). Same values up to float rounding, gradients
             included.
+        keep_logits: False returns None for the logits and computes the log-probabilities
+            without holding them (implementation detail 5); same values, gradients included.
 
     Returns:
         logprobs `[B, L-start]` of `input_ids[:, start:]`, and logits `[B, L-start, V]`
-        (positions `start-1 .. L-2`). Align masks with `batch.completion_mask[:, start:]`.
+        (positions `start-1 .. L-2`) or None. Align masks with `batch.completion_mask[:, start:]`.
     """
     width = batch.input_ids.shape[1]
     if not 1 <= start < width:
         raise ValueError(f"start must be in [1, {width - 1}], got {start}")
     runs = _prefix_runs(batch, start) if share_prefix else None
+    head = (
+        None
+        if keep_logits
+        else _lean_head(model, batch, positions=(width - start) * batch.input_ids.shape[0])
+    )
+    if head is not None:
+        with _deferred(head):
+            hidden = _last_hidden(model, batch, start, runs)  # [B, L-start, H]
+        targets = batch.input_ids[:, start:]  # [B, L-start]
+        return _chunked_logprobs(head, hidden, targets, temperature), None
     if runs is None:
         out = model(
             input_ids=batch.input_ids,
@@ -150,7 +207,124 @@ def token_logprobs(
     targets = batch.input_ids[:, start:].unsqueeze(-1)  # [B, L-start, 1]
     # gather - logsumexp: never materialises a second [B, L-1, V] tensor
     logprobs = logits.gather(-1, targets).squeeze(-1) - torch.logsumexp(logits, dim=-1)
-    return logprobs, logits
+    return logprobs, (logits if keep_logits else None)
+
+
+def _last_hidden(
+    model: torch.nn.Module, batch: TokenBatch, start: int, runs: torch.Tensor | None
+) -> torch.Tensor:
+    """With the LM head deferred: the hidden states it would get for positions `start-1 ..
+    L-2`, `[B, L-start, H]`, by the plain or the shared-prefix pass."""
+    if runs is None:
+        out = model(
+            input_ids=batch.input_ids,
+            attention_mask=batch.attention_mask,
+            logits_to_keep=batch.input_ids.shape[1] - start + 1,
+        )
+        return out.logits[:, :-1]  # type: ignore[no-any-return]
+    return _shared_prefix_logits(model, batch, start, runs, upcast=False)
+
+
+class _Head:
+    """A model's LM head (`[V, H]` weight) and a switch that makes it pass its input through."""
+
+    def __init__(self, module: torch.nn.Module, weight: torch.Tensor) -> None:
+        self.module = module
+        self.vocab, self.hidden = int(weight.shape[0]), int(weight.shape[1])
+        self.deferred = False
+
+
+@contextmanager
+def _deferred(head: _Head) -> Iterator[None]:
+    """While active, the model's forward gets its last hidden states back as "logits"."""
+    module = head.module
+    own = module.__dict__.get("forward")  # a wrapper's instance-level forward, if any
+    original = module.forward
+
+    def forward(x: torch.Tensor, *args: Any, **kwargs: Any) -> torch.Tensor:
+        return x if head.deferred else original(x, *args, **kwargs)
+
+    module.forward = forward
+    head.deferred = True
+    try:
+        yield
+    finally:
+        head.deferred = False
+        if own is None:
+            del module.forward  # the class's forward again
+        else:
+            module.forward = own
+
+
+def _chunk_logprobs(
+    module: torch.nn.Module, hidden: torch.Tensor, targets: torch.Tensor, temperature: float
+) -> torch.Tensor:
+    """Log-probabilities `[n]` of `targets` `[n]` from hidden states `[n, H]`."""
+    logits: torch.Tensor = module(hidden).float()  # [n, V]
+    if temperature != 1.0:
+        logits = logits / temperature
+    return logits.gather(-1, targets.unsqueeze(-1)).squeeze(-1) - torch.logsumexp(logits, -1)
+
+
+def _chunked_logprobs(
+    head: _Head, hidden: torch.Tensor, targets: torch.Tensor, temperature: float
+) -> torch.Tensor:
+    """`[B, W]` log-probabilities, the LM head applied to one chunk of positions at a time."""
+    rows, width, size = hidden.shape
+    flat, flat_targets = hidden.reshape(-1, size), targets.reshape(-1)  # [B*W, H], [B*W]
+    step = max(1, CHUNK_ELEMENTS // head.vocab)
+    grad = torch.is_grad_enabled() and flat.requires_grad
+    parts = []
+    for i in range(0, flat.shape[0], step):
+        args = (head.module, flat[i : i + step], flat_targets[i : i + step], temperature)
+        if grad:  # the backward pass recomputes this chunk's logits
+            parts.append(checkpoint(_chunk_logprobs, *args, use_reentrant=False))
+        else:
+            parts.append(_chunk_logprobs(*args))
+    return torch.cat(parts).view(rows, width)
+
+
+_LEAN_OK: weakref.WeakKeyDictionary[Any, bool] = weakref.WeakKeyDictionary()
+"""Per model: whether the deferred head gives its logits (checked on first use)."""
+
+
+def _output_head(model: Any) -> torch.nn.Module | None:
+    """The LM head of `model`, through DistributedDataParallel, peft and DeepSpeed wrappers."""
+    get = getattr(model, "get_output_embeddings", None)
+    if callable(get):
+        head = get()
+        return head if isinstance(head, torch.nn.Module) else None
+    inner = getattr(model, "module", None)
+    return None if inner is None else _output_head(inner)
+
+
+def _lean_head(model: Any, batch: TokenBatch, *, positions: int) -> _Head | None:
+    """The deferrable LM head of `model`, or None where the lean path would not be exact or
+    would not save memory (the logits of all `positions` fit in one chunk)."""
+    module = _output_head(model)
+    weight = getattr(module, "weight", None)
+    if module is None or not isinstance(weight, torch.Tensor) or hasattr(weight, "ds_id"):
+        return None
+    if weight.dim() != 2 or positions * weight.shape[0] <= CHUNK_ELEMENTS:
+        return None
+    ok = _LEAN_OK.get(model)
+    if ok is None:
+        ok = _LEAN_OK[model] = _lean_matches(model, _Head(module, weight), batch)
+    return _Head(module, weight) if ok else None
+
+
+def _lean_matches(model: Any, head: _Head, batch: TokenBatch) -> bool:
+    """Whether the LM head applied to the deferred hidden states gives the model's logits, on
+    the last two positions of the batch's first row."""
+    ids, mask = batch.input_ids[:1], batch.attention_mask[:1]
+    with torch.no_grad():
+        plain = model(input_ids=ids, attention_mask=mask, logits_to_keep=2).logits.float()
+        with _deferred(head):
+            hidden = model(input_ids=ids, attention_mask=mask, logits_to_keep=2).logits
+        if hidden.shape[-1] != head.hidden:
+            return False  # something other than the head made the logits
+        lean = head.module(hidden).float()
+    return lean.shape == plain.shape and torch.allclose(lean, plain, rtol=1e-4, atol=1e-5)
 
 
 def _prefix_runs(batch: TokenBatch, start: int) -> torch.Tensor | None:
@@ -166,9 +340,10 @@ def _prefix_runs(batch: TokenBatch, start: int) -> torch.Tensor | None:
 
 
 def _shared_prefix_logits(
-    model: torch.nn.Module, batch: TokenBatch, start: int, runs: torch.Tensor
+    model: torch.nn.Module, batch: TokenBatch, start: int, runs: torch.Tensor, upcast: bool = True
 ) -> torch.Tensor:
-    """Logits of positions `start-1 .. L-2`, `[B, L-start, V]`, with the prefix run once per run."""
+    """Logits of positions `start-1 .. L-2`, `[B, L-start, V]`, with the prefix run once per run
+    (in float32 with `upcast`; with the LM head deferred, its inputs `[B, L-start, H]`)."""
     first_rows = torch.cat([runs.new_zeros(1), (runs[1:] != runs[:-1]).nonzero()[:, 0] + 1])
     cache = new_cache(model)
     head = forward_cached(
@@ -186,5 +361,6 @@ def _shared_prefix_logits(
         attention_mask=batch.attention_mask,
         logits_to_keep=batch.input_ids.shape[1] - start,
     )
-    last_head = head[:, -1:].float()[runs]  # [B, 1, V]: predicts column `start`
-    return torch.cat([last_head, tail[:, :-1].float()], dim=1)
+    last_head = head[:, -1:][runs]  # [B, 1, V]: predicts column `start`
+    both = torch.cat([last_head, tail[:, :-1]], dim=1)
+    return both.float() if upcast else both

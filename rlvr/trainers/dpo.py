@@ -92,7 +92,9 @@ def sequence_logps(
     """Summed completion log-probabilities `[R]` and completion token counts `[R]`."""
     batch = pad_pairs(rows, pad_id=pad_id)
     start = batch.completion_start
-    logprobs, _ = token_logprobs(model, batch, start=start, share_prefix=share_prefix)
+    logprobs, _ = token_logprobs(
+        model, batch, start=start, share_prefix=share_prefix, keep_logits=False
+    )
     mask = batch.completion_mask[:, start:].to(logprobs.dtype)  # [R, W]
     return (logprobs * mask).sum(1), mask.sum(1)
 

@@ -202,14 +202,24 @@ def _train_step(
         old = None
         if cfg.algo.num_iterations > 1:
             old = token_logprobs(
-                backend.module, batch, temperature=temperature, start=first, share_prefix=share
+                backend.module,
+                batch,
+                temperature=temperature,
+                start=first,
+                share_prefix=share,
+                keep_logits=False,
             )[0]
         ref_lp = None
         every = cfg.train.kl_every
         if use_ref and (algo.kl_coef > 0 or (every and step % every == 0)):
             with as_reference(backend.module, ref) as frozen:
                 ref_lp = token_logprobs(
-                    frozen, batch, temperature=temperature, start=first, share_prefix=share
+                    frozen,
+                    batch,
+                    temperature=temperature,
+                    start=first,
+                    share_prefix=share,
+                    keep_logits=False,
                 )[0]
     stats: dict[str, float] = {}
     for _ in range(cfg.algo.num_iterations):

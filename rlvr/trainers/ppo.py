@@ -18,15 +18,13 @@ Deviations from the papers, and choices where they are silent:
     `kl.rollback_factor` (at least `kl.rollback_min_beta`), and goes on with fresh prompts.
     Either way the crossing step is logged and counts as a step; the console, `summary.json`
     and the report say at which step and why.
-  - Rows the reward runtime masked (verifier or machine failures, when the verifiers are part
-    of the score) and rows whose learned score is not a finite number are left out of the loss
-    and counted (`reward/masked_rows`); the run goes on.
-  - Old log-probabilities and values come from a no-grad pass of the trainer's models (not the
-    generation engine's numbers), so the first pass's ratio is exactly 1.
-  - A value head reads the policy's pass (loss weighted by `critic.vf_coef`); a separate critic
-    has its own optimizer (`critic.lr`) and an unscaled value loss.
+  - Rows the reward runtime masked (verifier or machine failures) and rows with a non-finite
+    learned score are left out of the loss and counted (`reward/masked_rows`).
+  - Old log-probabilities and values come from a no-grad pass of the trainer's models, so the
+    first pass's ratio is exactly 1. A value head reads the policy's pass (loss weighted by
+    `critic.vf_coef`); a separate critic has its own optimizer (`critic.lr`).
   - `advantages/mean`, `returns/mean` are logged before whitening; `reward/mean` is the score
-    the policy is trained on (the verifiers' own: `reward/<verifier>/mean`), as monitors read.
+    the policy is trained on (the verifiers' own: `reward/<verifier>/mean`).
 """
 
 from __future__ import annotations
@@ -178,21 +176,16 @@ def _prepare(s: _State, cfg: PPOConfig, r: Rollouts) -> _Prepared:
     s.masked_rows += int((~keep).sum())
     batch = token_batch(r, s.tokenizer.pad_token_id)
     batch = replace(batch, completion_mask=batch.completion_mask * keep.long().unsqueeze(1))
-    first, temperature = batch.completion_start, cfg.rollout.temperature
+    first, temp, share = batch.completion_start, cfg.rollout.temperature, cfg.train.share_prefix
     mask = batch.completion_mask[:, first:]  # [N, W]
-    share = cfg.train.share_prefix
+    policy = s.backend.module
     old, _, values = vh.policy_pass(
-        s.backend.module,
-        batch,
-        start=first,
-        temperature=temperature,
-        share_prefix=share,
-        head=s.head,
+        policy, batch, start=first, temperature=temp, share_prefix=share, head=s.head
     )
-    with as_reference(s.backend.module, s.ref) as frozen:
-        ref = token_logprobs(
-            frozen, batch, temperature=temperature, start=first, share_prefix=share
-        )[0]
+    with as_reference(policy, s.ref) as frozen:
+        ref, _ = token_logprobs(
+            frozen, batch, temperature=temp, start=first, share_prefix=share, keep_logits=False
+        )
     if s.critic is not None:
         values = vh.token_values(s.critic.module, batch, start=first)  # [N, W]
     rewards, kl = kl_reward(

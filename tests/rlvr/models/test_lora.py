@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import math
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -117,3 +119,14 @@ def test_grpo_lora_logs_drift_against_the_adapter_free_base(
     assert is_adapter_dir(result.final)
     kls = [r["train/kl"] for r in lines(tmp_path / "runs/grpo-lora") if "train/kl" in r]
     assert len(kls) == 2 and kls[0] == pytest.approx(0.0, abs=1e-6) and math.isfinite(kls[1])
+
+
+def test_asking_whether_a_model_has_adapters_does_not_import_peft() -> None:
+    code = (
+        "import sys, torch\n"
+        "from rlvr.models.lora import is_lora\n"
+        "assert not is_lora(torch.nn.Linear(2, 2))\n"
+        "print('peft' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"

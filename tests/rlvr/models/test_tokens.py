@@ -74,3 +74,111 @@ def test_prefix_sharing_needs_equal_rows(tiny_model: Path) -> None:
         b = token_logprobs(model, batch, start=3)[0]
     hook.remove()
     assert len(calls) == 2 and torch.equal(a, b)
+
+
+def _lean(
+    model: Any, batch: TokenBatch, start: int, *, share: bool
+) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    model.zero_grad()
+    lp, logits = token_logprobs(
+        model, batch, temperature=0.7, start=start, share_prefix=share, keep_logits=False
+    )
+    assert logits is None
+    (lp * batch.completion_mask[:, start:]).sum().backward()
+    grads = {k: p.grad.clone() for k, p in model.named_parameters() if p.grad is not None}
+    return lp.detach(), grads
+
+
+@pytest.mark.parametrize("share", [False, True], ids=["plain", "shared-prefix"])
+@pytest.mark.parametrize("chunk", [512 * 40, 512 * 7], ids=["40-positions", "7-positions"])
+def test_log_probs_without_logits_match_values_and_gradients(
+    tiny_model: Path, share: bool, chunk: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the LM head deferred and applied in checkpointed chunks: same numbers as the plain path
+    monkeypatch.setattr("rlvr.models.tokens.CHUNK_ELEMENTS", chunk)
+    model = AutoModelForCausalLM.from_pretrained(tiny_model).train()
+    batch = _grouped_batch()
+    start = batch.completion_start
+    plain = _logprobs_and_grads(model, batch, start, share=share)
+    lean = _lean(model, batch, start, share=share)
+    torch.testing.assert_close(lean[0], plain[0], rtol=0, atol=1e-5)
+    assert lean[1].keys() == plain[2].keys()
+    for name, grad in plain[2].items():
+        torch.testing.assert_close(lean[1][name], grad, rtol=1e-4, atol=1e-5, msg=name)
+    # the head is the model's own again afterwards
+    assert "forward" not in vars(model.get_output_embeddings())
+    with torch.no_grad():
+        again = token_logprobs(model, batch, temperature=0.7, start=start)[0]
+    torch.testing.assert_close(again, plain[0], rtol=0, atol=1e-6)
+
+
+def test_the_lean_path_never_holds_the_whole_logits(
+    tiny_model: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("rlvr.models.tokens.CHUNK_ELEMENTS", 512 * 5)
+    model = AutoModelForCausalLM.from_pretrained(tiny_model).eval()
+    batch = _grouped_batch()
+    start = batch.completion_start
+    outputs: list[tuple[int, ...]] = []
+    hook = model.get_output_embeddings().register_forward_hook(
+        lambda _m, _args, out: outputs.append(tuple(out.shape))
+    )
+    with torch.no_grad():
+        token_logprobs(model, batch, start=start, keep_logits=False)
+    hook.remove()
+    # logits (512 wide) only for the first-use check (2 positions of one row) and in chunks of
+    # at most 5 positions; the deferred calls pass the 128-wide hidden states through
+    logits = [shape for shape in outputs if shape[-1] == 512]
+    assert logits[:2] == [(1, 2, 512), (1, 2, 512)]
+    chunks = logits[2:]
+    assert chunks and all(len(shape) == 2 and shape[0] <= 5 for shape in chunks)
+    assert sum(shape[0] for shape in chunks) == batch.input_ids.shape[0] * (
+        batch.input_ids.shape[1] - start
+    )
+    assert {shape[-1] for shape in outputs} == {512, 128}
+
+
+class _ScaledLogits(torch.nn.Module):
+    """A model that rescales its logits after the LM head (as some architectures do)."""
+
+    def __init__(self, inner: Any) -> None:
+        super().__init__()
+        self.inner = inner
+
+    def get_output_embeddings(self) -> torch.nn.Module:
+        return self.inner.get_output_embeddings()  # type: ignore[no-any-return]
+
+    def forward(self, **kwargs: Any) -> Any:
+        out = self.inner(**kwargs)
+        out.logits = out.logits * 2.0
+        return out
+
+
+def test_a_model_that_changes_its_logits_after_the_head_keeps_the_plain_path(
+    tiny_model: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("rlvr.models.tokens.CHUNK_ELEMENTS", 512 * 5)
+    model = _ScaledLogits(AutoModelForCausalLM.from_pretrained(tiny_model).eval())
+    batch = _grouped_batch()
+    start = batch.completion_start
+    with torch.no_grad():
+        plain = token_logprobs(model, batch, start=start)[0]
+        lean = token_logprobs(model, batch, start=start, keep_logits=False)[0]
+    torch.testing.assert_close(lean, plain, rtol=0, atol=1e-6)
+
+
+def test_logits_that_fit_in_one_chunk_take_the_plain_path(tiny_model: Path) -> None:
+    model = AutoModelForCausalLM.from_pretrained(tiny_model).eval()
+    batch = _grouped_batch()
+    start = batch.completion_start
+    calls: list[tuple[int, ...]] = []
+    hook = model.get_output_embeddings().register_forward_hook(
+        lambda _m, _args, out: calls.append(tuple(out.shape))
+    )
+    with torch.no_grad():
+        lp, logits = token_logprobs(model, batch, start=start, keep_logits=False)
+    hook.remove()
+    assert logits is None
+    assert calls == [(batch.input_ids.shape[0], batch.input_ids.shape[1] - start + 1, 512)]
+    with torch.no_grad():
+        torch.testing.assert_close(lp, token_logprobs(model, batch, start=start)[0])
