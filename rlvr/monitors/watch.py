@@ -148,13 +148,18 @@ def open_watch(
     resumed_step: int = 0,
     echo: Callable[[str], None] = tqdm.write,
     view: Callable[[Mapping[str, Any]], Mapping[str, Any]] | None = None,
+    first_step: int = 0,
 ) -> Watch:
     """The monitors of a run; a resumed run's are fed its logged metrics up to `resumed_step`
     (events recorded after that step are dropped: the resumed run may record them again).
-    `view`: what the trainer passes to `observe` for a logged row, when not the row itself."""
+    `view`: what the trainer passes to `observe` for a logged row, when not the row itself;
+    `first_step`: the first step the trainer observes (rows before it, such as an evaluation
+    logged before training that the live run does not observe, are not replayed either)."""
     watch = Watch(cfg, run, echo=echo)
     if resumed_step > 0:
-        rows = (r for r in read_metrics(run.dir) if int(r.get("step", 0)) <= resumed_step)
+        rows = (
+            r for r in read_metrics(run.dir) if first_step <= int(r.get("step", 0)) <= resumed_step
+        )
         watch.replay({"step": r.get("step", 0), **view(r)} if view else r for r in rows)
         path = run.dir / EVENTS_FILE
         if run.main and path.exists():

@@ -312,7 +312,7 @@ def _train(cfg: GRPOConfig, dist: Dist) -> GRPOResult:
     steps_total = cfg.train.max_steps * cfg.algo.num_iterations
     backend = build_backend(cfg.backend, dist, model, cfg.optim, total_steps=steps_total)
     step, cursor = restore_training(resumed, run, backend)
-    watch = open_watch(cfg.monitors, run, resumed_step=step)
+    watch = open_watch(cfg.monitors, run, resumed_step=step, first_step=1)  # step 0: eval only
     learned = _learned_reward(cfg, run, tokenizer, backend)
     state = _LoopState(
         run,

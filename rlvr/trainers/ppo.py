@@ -464,7 +464,7 @@ def _train(cfg: PPOConfig, dist: Dist, preset: RLHFPreset) -> PPOResult:
         held_out,
         rollout,
         cfg.rounds(),
-        open_watch(cfg.monitors, run, resumed_step=step),
+        open_watch(cfg.monitors, run, resumed_step=step, first_step=1),  # step 0: eval only
         rollbacks=int(extra.get("rollbacks", 0)),
         masked_rows=int(extra.get("masked", 0)),
         head=vh.value_head(model),

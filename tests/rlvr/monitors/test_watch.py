@@ -128,3 +128,28 @@ def test_a_resumed_watch_reads_logged_rows_through_the_trainers_view(tmp_path: P
         unseen = [bool(blind.observe(i, {"completion/length_mean": x}).events)
                   for i, x in enumerate(lengths[3:], 4)]  # fmt: skip
     assert any(fired) and not any(unseen)
+
+
+def test_a_resumed_watch_skips_rows_the_live_run_did_not_observe(tmp_path: Path) -> None:
+    # step 0 (an evaluation before training) is logged but never observed by the live loop:
+    # replaying it would give the resumed run's monitors a baseline the straight run lacks
+    lengths = [10.0, 10.0, 20.0, 20.0]
+    with Run(tmp_path / "a") as run:
+        (tmp_path / "a").mkdir()
+        whole = open_watch(length_cfg(), run, echo=lambda _: None)
+        fired_whole = [bool(whole.observe(i, {"completion/length_mean": x}).events)
+                       for i, x in enumerate(lengths, 1)]  # fmt: skip
+    runs = {}
+    for first in (0, 1):
+        (tmp_path / f"b{first}").mkdir()
+        with Run(tmp_path / f"b{first}") as run:
+            run.log(0, {"completion/length_mean": 30.0})
+            for i, x in enumerate(lengths[:2], 1):
+                run.log(i, {"completion/length_mean": x})
+            resumed = open_watch(
+                length_cfg(), run, resumed_step=2, echo=lambda _: None, first_step=first
+            )
+            runs[first] = [bool(resumed.observe(i, {"completion/length_mean": x}).events)
+                           for i, x in enumerate(lengths[2:], 3)]  # fmt: skip
+    assert runs[1] == fired_whole[2:] and any(runs[1])
+    assert runs[0] != runs[1]  # the step-0 row, replayed, moved the baseline
