@@ -26,7 +26,7 @@ RLVR_LAYERS: dict[str, set[str]] = {
     "algorithms": set(),
     "data": {"config"},
     "backends": {"config"},
-    "models": {"config", "data"},
+    "models": {"config", "data", "algorithms"},
     "rewards": {"config", "data"},
     "runs": {"config", "backends"},
     "rollout": {"config", "data", "models", "rewards", "backends", "algorithms"},

@@ -42,6 +42,7 @@ import torch
 from torch.utils.checkpoint import checkpoint
 from transformers import PreTrainedTokenizerBase
 
+from rlvr.algorithms.kl import entropy_from_logits
 from rlvr.data.types import Prompt
 from rlvr.models.kv_cache import forward_cached, new_cache
 
@@ -210,6 +211,39 @@ def token_logprobs(
     return logprobs, (logits if keep_logits else None)
 
 
+def token_logprobs_entropy(
+    model: torch.nn.Module,
+    batch: TokenBatch,
+    *,
+    mask: torch.Tensor,
+    temperature: float = 1.0,
+    start: int = 1,
+    share_prefix: bool = False,
+    entropy_grad: bool = False,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """`token_logprobs` and the per-token softmax entropy of the same (tempered) logits, both
+    `[B, L-start]`, without holding the logits where the lean path applies (implementation
+    detail 5). The entropy is 0 where `mask` `[B, L-start]` is 0, and carries gradients only
+    with `entropy_grad` (an entropy bonus)."""
+    width = batch.input_ids.shape[1]
+    if not 1 <= start < width:
+        raise ValueError(f"start must be in [1, {width - 1}], got {start}")
+    runs = _prefix_runs(batch, start) if share_prefix else None
+    head = _lean_head(model, batch, positions=(width - start) * batch.input_ids.shape[0])
+    if head is None:
+        logprobs, logits = token_logprobs(
+            model, batch, temperature=temperature, start=start, share_prefix=share_prefix
+        )
+        with torch.set_grad_enabled(entropy_grad and torch.is_grad_enabled()):
+            entropy = entropy_from_logits(logits, mask)
+        return logprobs, entropy
+    with _deferred(head):
+        hidden = _last_hidden(model, batch, start, runs)  # [B, L-start, H]
+    both = _chunked_logprobs(head, hidden, batch.input_ids[:, start:], temperature, entropy=True)
+    entropy = both[..., 1] if entropy_grad else both[..., 1].detach()
+    return both[..., 0], entropy * mask.to(entropy.dtype)
+
+
 def _last_hidden(
     model: torch.nn.Module, batch: TokenBatch, start: int, runs: torch.Tensor | None
 ) -> torch.Tensor:
@@ -257,31 +291,46 @@ def _deferred(head: _Head) -> Iterator[None]:
 
 
 def _chunk_logprobs(
-    module: torch.nn.Module, hidden: torch.Tensor, targets: torch.Tensor, temperature: float
+    module: torch.nn.Module,
+    hidden: torch.Tensor,
+    targets: torch.Tensor,
+    temperature: float,
+    entropy: bool,
 ) -> torch.Tensor:
-    """Log-probabilities `[n]` of `targets` `[n]` from hidden states `[n, H]`."""
+    """Log-probabilities `[n]` of `targets` `[n]` from hidden states `[n, H]`; with `entropy`,
+    `[n, 2]`: log-probability and softmax entropy of each position."""
     logits: torch.Tensor = module(hidden).float()  # [n, V]
     if temperature != 1.0:
         logits = logits / temperature
-    return logits.gather(-1, targets.unsqueeze(-1)).squeeze(-1) - torch.logsumexp(logits, -1)
+    if not entropy:
+        return logits.gather(-1, targets.unsqueeze(-1)).squeeze(-1) - torch.logsumexp(logits, -1)
+    logp = torch.log_softmax(logits, dim=-1)  # [n, V]
+    chosen = logp.gather(-1, targets.unsqueeze(-1)).squeeze(-1)
+    return torch.stack([chosen, -(logp.exp() * logp).sum(-1)], dim=-1)
 
 
 def _chunked_logprobs(
-    head: _Head, hidden: torch.Tensor, targets: torch.Tensor, temperature: float
+    head: _Head,
+    hidden: torch.Tensor,
+    targets: torch.Tensor,
+    temperature: float,
+    entropy: bool = False,
 ) -> torch.Tensor:
-    """`[B, W]` log-probabilities, the LM head applied to one chunk of positions at a time."""
+    """`[B, W]` log-probabilities (with `entropy`: `[B, W, 2]`, entropy second), the LM head
+    applied to one chunk of positions at a time."""
     rows, width, size = hidden.shape
     flat, flat_targets = hidden.reshape(-1, size), targets.reshape(-1)  # [B*W, H], [B*W]
     step = max(1, CHUNK_ELEMENTS // head.vocab)
     grad = torch.is_grad_enabled() and flat.requires_grad
     parts = []
     for i in range(0, flat.shape[0], step):
-        args = (head.module, flat[i : i + step], flat_targets[i : i + step], temperature)
+        args = (head.module, flat[i : i + step], flat_targets[i : i + step], temperature, entropy)
         if grad:  # the backward pass recomputes this chunk's logits
             parts.append(checkpoint(_chunk_logprobs, *args, use_reentrant=False))
         else:
             parts.append(_chunk_logprobs(*args))
-    return torch.cat(parts).view(rows, width)
+    both = torch.cat(parts)
+    return both.view(rows, width, 2) if entropy else both.view(rows, width)
 
 
 _LEAN_OK: weakref.WeakKeyDictionary[Any, bool] = weakref.WeakKeyDictionary()

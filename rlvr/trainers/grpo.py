@@ -39,7 +39,6 @@ from rlvr.algorithms.advantages import (
     masked_mean,
     overlong_penalty,
 )
-from rlvr.algorithms.kl import entropy_from_logits
 from rlvr.algorithms.losses import policy_loss
 from rlvr.algorithms.presets import LossPreset
 from rlvr.backends import Dist, TrainBackend, build_backend, launch, shutdown
@@ -53,7 +52,7 @@ from rlvr.evaluate import held_out_accuracy
 from rlvr.models.loading import load_policy
 from rlvr.models.lora import as_reference, check_lora_backend, reference, save_merged_if_asked
 from rlvr.models.reward_head import check_reward_model, model_device
-from rlvr.models.tokens import TokenBatch, token_logprobs
+from rlvr.models.tokens import TokenBatch, token_logprobs, token_logprobs_entropy
 from rlvr.monitors import Watch, open_watch
 from rlvr.rewards import RewardRuntime, reward_specs
 from rlvr.rewards.learned import LearnedReward, completions, timed_score
@@ -124,12 +123,14 @@ def policy_step(
     totals: dict[str, float] = {}
     # every rank runs as many passes as the largest share needs (padding passes at zero weight)
     for rows, padding in backend.dist.micro_batches(n, micro):
-        logprobs, logits = token_logprobs(
+        logprobs, entropy = token_logprobs_entropy(
             backend.forward_model,
             batch[rows],
+            mask=mask[rows],
             temperature=cfg.rollout.temperature,
             start=first,
             share_prefix=cfg.train.share_prefix,
+            entropy_grad=bool(cfg.algo.entropy_coef),
         )
         old = logprobs.detach() if old_logprobs is None else old_logprobs[rows]  # [n, W]
         is_weights, gap = None, {}
@@ -156,8 +157,6 @@ def policy_step(
             is_weights=is_weights,
         )
         stats.update(gap)
-        with torch.set_grad_enabled(bool(cfg.algo.entropy_coef)):
-            entropy = entropy_from_logits(logits, mask[rows])  # [n, W]
         if cfg.algo.entropy_coef:
             ent_sum = (entropy * mask[rows]).sum() / global_tokens
             loss = loss - cfg.algo.entropy_coef * ent_sum

@@ -9,7 +9,7 @@ import pytest
 import torch
 from transformers import AutoModelForCausalLM
 
-from rlvr.models.tokens import TokenBatch, pad_pairs, token_logprobs
+from rlvr.models.tokens import TokenBatch, pad_pairs, token_logprobs, token_logprobs_entropy
 
 
 def _grouped_batch(groups: int = 4, g: int = 4) -> TokenBatch:
@@ -182,3 +182,34 @@ def test_logits_that_fit_in_one_chunk_take_the_plain_path(tiny_model: Path) -> N
     assert calls == [(batch.input_ids.shape[0], batch.input_ids.shape[1] - start + 1, 512)]
     with torch.no_grad():
         torch.testing.assert_close(lp, token_logprobs(model, batch, start=start)[0])
+
+
+@pytest.mark.parametrize("share", [False, True], ids=["plain", "shared-prefix"])
+def test_log_probs_and_entropy_without_logits_match_the_plain_path(
+    tiny_model: Path, share: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    model = AutoModelForCausalLM.from_pretrained(tiny_model).train()
+    batch = _grouped_batch()
+    start = batch.completion_start
+    mask = batch.completion_mask[:, start:]
+
+    def run(chunk: int) -> tuple[torch.Tensor, torch.Tensor, dict[str, torch.Tensor]]:
+        monkeypatch.setattr("rlvr.models.tokens.CHUNK_ELEMENTS", chunk)
+        model.zero_grad()
+        lp, ent = token_logprobs_entropy(
+            model, batch, mask=mask, temperature=0.7, start=start, share_prefix=share,
+            entropy_grad=True,
+        )  # fmt: skip
+        (((lp + 0.1 * ent) * mask).sum()).backward()
+        grads = {k: p.grad.clone() for k, p in model.named_parameters() if p.grad is not None}
+        return lp.detach(), ent.detach(), grads
+
+    plain, lean = run(1 << 30), run(512 * 6)
+    torch.testing.assert_close(lean[0], plain[0], rtol=0, atol=1e-5)
+    torch.testing.assert_close(lean[1], plain[1], rtol=0, atol=1e-5)
+    assert bool((lean[1][mask == 0] == 0).all()) and bool((lean[1][mask == 1] > 0).all())
+    for name, grad in plain[2].items():
+        torch.testing.assert_close(lean[2][name], grad, rtol=1e-4, atol=1e-5, msg=name)
+    # without entropy_grad the entropy is a statistic: no gradient flows through it
+    lp, ent = token_logprobs_entropy(model, batch, mask=mask, start=start, entropy_grad=False)
+    assert lp.requires_grad and not ent.requires_grad
