@@ -1,4 +1,5 @@
-"""Helpers shared by the benchmark scripts and their worker processes (standard library only)."""
+"""Helpers shared by the benchmark scripts and their worker processes (module-level imports are
+the standard library only)."""
 
 from __future__ import annotations
 
@@ -45,3 +46,30 @@ def write_results(out: Path, results: dict[str, Any]) -> None:
     path = out / "results.json"
     path.write_text(json.dumps(finite(results), indent=2) + "\n")
     print(f"\nwrote {path}")
+
+
+def pad_vocabulary(src: Path, dst: Path, rows: int) -> Path:
+    """A copy of the model at `src` whose embedding and output matrices have `rows` rows.
+
+    The tiny tokenizer has 512 tokens; released models have 32k-152k rows (Qwen2: 151,936),
+    and at that size the logits, not the weights, are most of a training step's memory. The
+    added rows are never produced by the tokenizer (as in released models, whose matrices are
+    padded past their tokenizers), and each copies the padding token's rows, so they start as
+    unlikely as padding and never win a greedy step."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    model = AutoModelForCausalLM.from_pretrained(str(src), dtype=torch.float32)
+    tokenizer = AutoTokenizer.from_pretrained(str(src))
+    old = model.get_input_embeddings().weight.shape[0]
+    if rows <= old:
+        raise SystemExit(f"--vocab {rows}: the model already has {old} rows")
+    model.resize_token_embeddings(rows, mean_resizing=False)
+    pad = tokenizer.pad_token_id
+    with torch.no_grad():
+        for matrix in (model.get_input_embeddings(), model.get_output_embeddings()):
+            matrix.weight[old:] = matrix.weight[pad]
+    model.save_pretrained(dst)
+    tokenizer.save_pretrained(dst)
+    print(f"starting model padded from {old} to {rows} vocabulary rows: {dst}", flush=True)
+    return dst

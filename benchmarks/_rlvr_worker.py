@@ -51,7 +51,8 @@ TARGET: dict[str, Any] = {
 def build_config(spec: dict[str, Any]) -> GRPOConfig:
     """The GRPO stage config of the benchmark spec."""
     from rlvr.config.sections import DataConfig, ModelConfig, OptimConfig, RewardConfig, RunConfig
-    from rlvr.trainers.grpo import AlgoConfig, GRPOConfig, GRPOTrainConfig, RolloutConfig
+    from rlvr.rollout.build import RolloutConfig
+    from rlvr.trainers.grpo import AlgoConfig, GRPOConfig, GRPOTrainConfig
 
     steps = int(spec["steps"])
     algo = AlgoConfig(

@@ -47,7 +47,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from _common import package_versions, write_results
+from _common import package_versions, pad_vocabulary, write_results
 from grpo_vs_trl import build_model, tree_rss_mib
 
 BENCH_DIR = Path(__file__).resolve().parent
@@ -99,33 +99,6 @@ def write_data(args: argparse.Namespace) -> tuple[Path, int, list[int]]:
     rows = generate_preference("arithmetic-pref", args.train_n, seed=TRAIN_SEED, options=options)
     path = write_preference_jsonl(rows, args.out / f"train-{args.loss}.jsonl")
     return path, len(rows), Batches(len(rows), args.seed).next(len(rows))
-
-
-def pad_vocabulary(src: Path, dst: Path, rows: int) -> Path:
-    """A copy of the model at `src` whose embedding and output matrices have `rows` rows.
-
-    The tiny tokenizer has 512 tokens; released models have 32k-152k rows (Qwen2: 151,936),
-    and at that size the logits, not the weights, are most of a preference step's memory. The
-    added rows are never produced by the tokenizer (as in released models, whose matrices are
-    padded past their tokenizers), and each copies the padding token's rows, so they start as
-    unlikely as padding and never win a greedy step."""
-    import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    model = AutoModelForCausalLM.from_pretrained(str(src), dtype=torch.float32)
-    tokenizer = AutoTokenizer.from_pretrained(str(src))
-    old = model.get_input_embeddings().weight.shape[0]
-    if rows <= old:
-        raise SystemExit(f"--vocab {rows}: the model already has {old} rows")
-    model.resize_token_embeddings(rows, mean_resizing=False)
-    pad = tokenizer.pad_token_id
-    with torch.no_grad():
-        for matrix in (model.get_input_embeddings(), model.get_output_embeddings()):
-            matrix.weight[old:] = matrix.weight[pad]
-    model.save_pretrained(dst)
-    tokenizer.save_pretrained(dst)
-    print(f"starting model padded from {old} to {rows} vocabulary rows: {dst}", flush=True)
-    return dst
 
 
 def run_worker(

@@ -7,14 +7,15 @@ repository root::
 
     pip install -e '.[bench]'
     python benchmarks/grpo_vs_trl.py [--steps 20] [--rounds 2] [--prompts 8] [--group 8] \
-        [--max-new-tokens 24] [--model DIR] [--out runs/bench-grpo-vs-trl]
+        [--max-new-tokens 24] [--model DIR] [--vocab N] [--out runs/bench-grpo-vs-trl]
 
 Implementation details:
   1. Starting model: `--model DIR`, or else a tiny Qwen2 model built by
      `rlvr.models.tiny.build_tiny`
      and fine-tuned for `--sft-steps` steps by `rlvr.trainers.sft` on worked arithmetic
      solutions (the `recipes/configs/sft/math_tiny.yaml` settings), so it already answers some
-     questions.
+     questions. `--vocab N` pads its vocabulary to N rows (`_common.pad_vocabulary`), the
+     size of a released model's, for both sides.
   2. Data: `rlvr.data.generate("arithmetic", --train-n, seed=7)` written once to JSONL and read
      by both sides; TRL gets it as a `datasets.Dataset` with plain-text `prompt` and `answer`
      columns, reordered to rlvr's seeded prompt order and not shuffled, so step k of both sides
@@ -55,7 +56,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from _common import package_versions, write_results
+from _common import package_versions, pad_vocabulary, write_results
 
 BENCH_DIR = Path(__file__).resolve().parent
 WORKERS = {"ours": BENCH_DIR / "_rlvr_worker.py", "trl": BENCH_DIR / "_trl_worker.py"}
@@ -108,6 +109,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--lr", type=float, default=3e-4, help="constant AdamW learning rate")
     p.add_argument("--model", type=Path, default=None, help="starting model (default: build)")
     p.add_argument("--sft-steps", type=int, default=1000, help="SFT steps when building")
+    p.add_argument(
+        "--vocab", type=int, default=0,
+        help="pad the starting model's vocabulary to this many rows (0: leave it as it is)",
+    )  # fmt: skip
     p.add_argument("--out", type=Path, default=Path("runs/bench-grpo-vs-trl"))
     p.add_argument("--train-n", type=int, default=2000, help="training prompts generated")
     p.add_argument("--eval-n", type=int, default=200, help="held-out prompts")
@@ -413,6 +418,8 @@ def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
     model = args.model or build_model(args.out, args.sft_steps, args.threads)
+    if args.vocab:
+        model = pad_vocabulary(Path(model), args.out / f"start-vocab{args.vocab}", args.vocab)
     train_file, order = write_data(args.out, args.train_n, args.seed)
     spec = {
         "model": str(Path(model).resolve()),
