@@ -7,7 +7,7 @@ engine, the same seed) and reports the samples/s of its generation and of the wh
 (generation, scoring in the reward runtime, bootstrap intervals, writing results).
 
 Usage: python benchmarks/eval_suite_throughput.py [--prompts 64] [--samples 8] [--engines hf,vllm]
-       (measure under `flock /root/cpu.lock` on a shared machine)
+       (on a shared machine, measure under a lock: `flock LOCKFILE python ...`)
 """
 
 from __future__ import annotations

@@ -13,8 +13,8 @@
    the package's own solutions go through it), with `--workers` threads: its rate for
    comparison.
 
-Usage: `python benchmarks/humaneval_harness.py [--workers 2] [--out FILE.md]`; measure under
-`flock /root/cpu.lock`. Target: 164/164 at >= 20 problems/s on 2 cores.
+Usage: `python benchmarks/humaneval_harness.py [--workers 2] [--out FILE.md]`; on a shared machine,
+measure under a lock (`flock LOCKFILE python ...`). Target: 164/164 at >= 20 problems/s on 2 cores.
 """
 
 from __future__ import annotations
