@@ -32,6 +32,7 @@ Implementation details:
 
 from __future__ import annotations
 
+import os
 import weakref
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -125,7 +126,19 @@ def pad_pairs(pairs: Sequence[tuple[Sequence[int], Sequence[int]]], *, pad_id: i
 
 
 CHUNK_ELEMENTS = 1 << 24
-"""Logit elements per chunk of the lean path (implementation detail 5): 64 MiB of float32."""
+"""Logit elements per chunk of the lean path (implementation detail 5): 64 MiB of float32.
+The environment variable `RLVR_LOGIT_CHUNK_ELEMENTS` overrides it (e.g. to bound memory more
+tightly, or to exercise the path on a small vocabulary)."""
+
+
+def _chunk_elements() -> int:
+    """`CHUNK_ELEMENTS`, or `RLVR_LOGIT_CHUNK_ELEMENTS` when set."""
+    value = os.environ.get("RLVR_LOGIT_CHUNK_ELEMENTS")
+    if not value:
+        return CHUNK_ELEMENTS
+    if not value.isdigit() or int(value) < 1:
+        raise ValueError(f"RLVR_LOGIT_CHUNK_ELEMENTS must be a positive integer, got {value!r}")
+    return int(value)
 
 
 @overload
@@ -320,7 +333,7 @@ def _chunked_logprobs(
     applied to one chunk of positions at a time."""
     rows, width, size = hidden.shape
     flat, flat_targets = hidden.reshape(-1, size), targets.reshape(-1)  # [B*W, H], [B*W]
-    step = max(1, CHUNK_ELEMENTS // head.vocab)
+    step = max(1, _chunk_elements() // head.vocab)
     grad = torch.is_grad_enabled() and flat.requires_grad
     parts = []
     for i in range(0, flat.shape[0], step):
@@ -354,7 +367,7 @@ def _lean_head(model: Any, batch: TokenBatch, *, positions: int) -> _Head | None
     weight = getattr(module, "weight", None)
     if module is None or not isinstance(weight, torch.Tensor) or hasattr(weight, "ds_id"):
         return None
-    if weight.dim() != 2 or positions * weight.shape[0] <= CHUNK_ELEMENTS:
+    if weight.dim() != 2 or positions * weight.shape[0] <= _chunk_elements():
         return None
     ok = _LEAN_OK.get(model)
     if ok is None:

@@ -40,12 +40,21 @@ def pair(tmp_path: Path, model: Path, stage: int, algo: dict[str, Any]) -> tuple
         pytest.param(2, {"loss": "sigmoid", "beta": 0.1}, marks=pytest.mark.slow),
         pytest.param(3, {"loss": "kto", "unpair": True, "precompute_reference": True},
                      marks=pytest.mark.slow),
+        pytest.param(2, {"loss": "sigmoid", "beta": 0.1, "chunk": "2048"},
+                     marks=pytest.mark.slow),
     ],
-    ids=["zero2-dpo", "zero3-kto-cached"],
+    ids=["zero2-dpo", "zero3-kto-cached", "zero2-dpo-chunked-lm-head"],
 )  # fmt: skip
 def test_dpo_two_ranks_match_torch(
-    tmp_path: Path, tiny_model: Path, stage: int, algo: dict[str, Any]
+    tmp_path: Path,
+    tiny_model: Path,
+    stage: int,
+    algo: dict[str, Any],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    if "chunk" in algo:  # the LM head in chunks of 4 positions, in this process and the ranks
+        monkeypatch.setenv("RLVR_LOGIT_CHUNK_ELEMENTS", algo["chunk"])
+        algo = {k: v for k, v in algo.items() if k != "chunk"}
     ds, torch_run = pair(tmp_path, tiny_model, stage, algo)
     dpo.train(load_config(write_config(tmp_path / "torch.yaml", torch_run)))
     launch(write_config(tmp_path / "ds.yaml", ds), 2)

@@ -213,3 +213,23 @@ def test_log_probs_and_entropy_without_logits_match_the_plain_path(
     # without entropy_grad the entropy is a statistic: no gradient flows through it
     lp, ent = token_logprobs_entropy(model, batch, mask=mask, start=start, entropy_grad=False)
     assert lp.requires_grad and not ent.requires_grad
+
+
+def test_the_chunk_size_comes_from_the_environment_when_set(
+    tiny_model: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    model = AutoModelForCausalLM.from_pretrained(tiny_model).eval()
+    batch = _grouped_batch()
+    start = batch.completion_start
+    sizes: list[int] = []
+    hook = model.get_output_embeddings().register_forward_hook(
+        lambda _m, _args, out: sizes.append(out.shape[0]) if out.dim() == 2 else None
+    )
+    monkeypatch.setenv("RLVR_LOGIT_CHUNK_ELEMENTS", str(512 * 3))
+    with torch.no_grad():
+        token_logprobs(model, batch, start=start, keep_logits=False)
+    hook.remove()
+    assert sizes and max(sizes) == 3
+    monkeypatch.setenv("RLVR_LOGIT_CHUNK_ELEMENTS", "many")
+    with pytest.raises(ValueError, match="RLVR_LOGIT_CHUNK_ELEMENTS must be a positive integer"):
+        token_logprobs(model, batch, start=start, keep_logits=False)
