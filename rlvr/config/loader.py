@@ -136,7 +136,7 @@ def _apply_override(raw: dict[str, Any], override: str, source: str) -> None:
 
 def from_dict(cls: type[T], data: Any, *, source: str = "<dict>", prefix: str = "") -> T:
     """Build dataclass `cls` from plain data, checking every key and type."""
-    where = f"{source}: {prefix or '<top>'}"
+    where = f"{source}: {prefix.rstrip('.') or '<top>'}"
     if not isinstance(data, Mapping):
         raise ConfigError(f"{where}: expected a mapping, got {type(data).__name__}")
     fields = {f.name: f for f in dataclasses.fields(cls) if f.init}  # type: ignore[arg-type]
@@ -164,7 +164,10 @@ def from_dict(cls: type[T], data: Any, *, source: str = "<dict>", prefix: str = 
     try:
         return cls(**values)
     except (TypeError, ValueError) as exc:
-        raise ConfigError(f"{where}: {exc}") from exc
+        section = prefix.rstrip(".")
+        said = str(exc)
+        named = not section or said.startswith(prefix) or said.startswith(f"{section}:")
+        raise ConfigError(f"{source}: {said}" if named else f"{source}: {section}: {said}") from exc
 
 
 def _merged(base: Mapping[str, Any], over: Mapping[Any, Any]) -> dict[Any, Any]:

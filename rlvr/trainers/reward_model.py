@@ -93,8 +93,10 @@ class RewardModelTrainConfig:
             raise ValueError("batch_size must be a positive multiple of micro_batch_size")
         if not 0 < self.held_out_share < 1:
             raise ValueError(f"held_out_share must be in (0, 1), got {self.held_out_share}")
-        if self.center_rewards < 0 or self.max_len < 2:
-            raise ValueError("center_rewards must be >= 0 and max_len at least 2")
+        if self.center_rewards < 0:
+            raise ValueError(f"center_rewards must be >= 0, got {self.center_rewards}")
+        if self.max_len < 2:
+            raise ValueError(f"max_len must be at least 2, got {self.max_len}")
 
 
 @dataclass(frozen=True)

@@ -64,7 +64,7 @@ def test_loads_nested_and_converts(tmp_path: Path) -> None:
         ("inner: {}\n", "cfg.yaml: missing required key 'inner.width'"),
         ("inner: {width: 1}\ntags: x\n", "cfg.yaml: tags: expected a list, got str 'x'"),
         ("inner: {width: 1}\nflags: {a: 1}\n", "cfg.yaml: flags.a: expected bool, got int 1"),
-        ("inner: 5\n", "cfg.yaml: inner.: expected a mapping, got int"),
+        ("inner: 5\n", "cfg.yaml: inner: expected a mapping, got int"),
         ("- 1\n", "cfg.yaml: top level must be a mapping, got list"),
         ("inner: {width: [\n", "cfg.yaml: invalid YAML"),
     ],
@@ -73,6 +73,40 @@ def test_errors_name_file_and_key(tmp_path: Path, text: str, message: str) -> No
     with pytest.raises(ConfigError) as info:
         load_config(write(tmp_path, text), Outer)
     assert message in str(info.value)
+
+
+@dataclass(frozen=True)
+class Checked:
+    """A section whose own check names its field with or without the section."""
+
+    low: int = 0
+    high: int = 1
+
+    def __post_init__(self) -> None:
+        if self.low < 0:
+            raise ValueError(f"checked.low must be >= 0, got {self.low}")
+        if self.high <= self.low:
+            raise ValueError("high must be above low")
+
+
+@dataclass(frozen=True)
+class WithChecked:
+    checked: Checked = field(default_factory=Checked)
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ("checked.low=-1", "cfg.yaml: checked.low must be >= 0, got -1"),
+        ("checked.high=0", "cfg.yaml: checked: high must be above low"),
+    ],
+)
+def test_a_section_check_names_the_section_once(
+    tmp_path: Path, override: str, message: str
+) -> None:
+    with pytest.raises(ConfigError) as info:
+        load_config(write(tmp_path, "{}\n"), WithChecked, [override])
+    assert str(info.value) == f"{tmp_path}/{message}"
 
 
 def test_exponent_without_dot_is_a_float(tmp_path: Path) -> None:
