@@ -104,6 +104,8 @@ def cmd_data(args: argparse.Namespace) -> int:
         write_preference_jsonl,
     )
 
+    if args.n < 1:
+        raise CommandError(f"--n must be at least 1, got {args.n}")
     options = _options(args.option)
     if args.task in PREFERENCE_GENERATORS:
         rows = generate_preference(args.task, args.n, seed=args.seed, options=options)

@@ -42,3 +42,14 @@ def test_package_tasks_write_rows(tmp_path: Path, capsys: pytest.CaptureFixture[
     assert [r["id"] for r in rows] == [f"rg-basic_arithmetic-2-{i}" for i in range(3)]
     assert {r["verifier"] for r in rows} == {"reasoning_gym"}
     assert "wrote 3 reasoning_gym:basic_arithmetic rows" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("n", ["0", "-3"])
+@pytest.mark.parametrize("task", ["arithmetic", "arithmetic-pref"])
+def test_a_count_below_one_is_a_one_line_error_and_writes_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], task: str, n: str
+) -> None:
+    out = tmp_path / "rows.jsonl"
+    assert main(["data", "--task", task, "--n", n, "--out", str(out)]) == 2
+    assert capsys.readouterr().err == f"rlvr data: --n must be at least 1, got {n}\n"
+    assert not out.exists()
