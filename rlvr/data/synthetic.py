@@ -72,6 +72,7 @@ def arithmetic(
     ops: Sequence[str] = ARITHMETIC_OPS,
     chat: bool = False,
     split: str = "all",
+    verbose: float = 0.0,
 ) -> list[Task]:
     """Integer arithmetic questions with the answer in `\\boxed{}`.
 
@@ -87,12 +88,17 @@ def arithmetic(
         ops: Operators to draw from: a non-empty sequence of symbols from `ARITHMETIC_OPS`.
         chat: Make each prompt a one-message chat instead of plain text.
         split: `all`, `train` or `test` (disjoint).
+        verbose: Fraction of solutions, in [0, 1], that restate their answer once more
+            ("... The answer is \\boxed{48}. The answer is \\boxed{48}."), the long form of the
+            length-biased preference pairs; a model trained on them writes it some of the time,
+            so a reward model that favours length has something to pull on. Drawn from a
+            source of its own: the problems are the same whatever its value.
 
     Returns:
         `n` tasks with ids `arith-<seed>-<i>`, verifier `math` and the answer as reference.
 
     Raises:
-        ValueError: a bad `n`, `digits` or `ops`.
+        ValueError: a bad `n`, `digits`, `ops` or `verbose`.
 
     >>> task = arithmetic(1, seed=0)[0]
     >>> task.sample.prompt, task.sample.reference
@@ -107,7 +113,10 @@ def arithmetic(
         raise ValueError(f"ops must be a non-empty sequence of {ARITHMETIC_OPS}, got {ops!r}")
     if split not in ARITHMETIC_SPLITS:
         raise ValueError(f"split must be one of {ARITHMETIC_SPLITS}, got {split!r}")
+    if isinstance(verbose, bool) or not isinstance(verbose, int | float) or not 0 <= verbose <= 1:
+        raise ValueError(f"verbose must be a number in [0, 1], got {verbose!r}")
     rng = random.Random(seed)
+    restate = random.Random(f"arithmetic-verbose:{seed}")
     low, high = 10 ** (digits - 1), 10**digits - 1
     tasks = []
     for i in range(n):
@@ -122,7 +131,10 @@ def arithmetic(
         text = f"What is {a} {op} {b}? Put the final answer in \\boxed{{}}."
         prompt: Prompt = ({"role": "user", "content": text},) if chat else text
         sample = Sample(prompt=prompt, reference=answer, verifier="math", id=f"arith-{seed}-{i}")
-        solution = f"{a} {op} {b} = {answer}. The answer is \\boxed{{{answer}}}."
+        boxed = f"The answer is \\boxed{{{answer}}}."
+        solution = f"{a} {op} {b} = {answer}. {boxed}"
+        if verbose and restate.random() < verbose:
+            solution = f"{solution} {boxed}"
         tasks.append(Task(sample=sample, solution=solution))
     return tasks
 

@@ -15,6 +15,7 @@ import jsonschema
 import pytest
 
 import verifiers
+from rlvr.data.preference import arithmetic_pref
 from rlvr.data.synthetic import (
     GENERATORS,
     Task,
@@ -93,11 +94,34 @@ def test_arithmetic_options() -> None:
         ({"ops": ("/",)}, "ops must be a non-empty sequence"),
         ({"ops": ()}, "ops must be a non-empty sequence"),
         ({"ops": "+-"}, "ops must be a non-empty sequence"),
+        ({"verbose": 1.5}, "verbose must be a number in \\[0, 1\\]"),
+        ({"verbose": -0.1}, "verbose must be a number in \\[0, 1\\]"),
+        ({"verbose": True}, "verbose must be a number in \\[0, 1\\]"),
     ],
 )
 def test_arithmetic_rejects_bad_options(options: dict[str, Any], message: str) -> None:
     with pytest.raises(ValueError, match=message):
         arithmetic(**{"n": 1, "seed": 0, **options})
+
+
+def test_arithmetic_verbose_restates_a_fraction_of_answers_and_keeps_the_problems() -> None:
+    plain = arithmetic(2000, seed=3, split="train")
+    some = arithmetic(2000, seed=3, split="train", verbose=0.1)
+    assert [t.sample for t in some] == [t.sample for t in plain]
+    assert plain == arithmetic(2000, seed=3, split="train", verbose=0.0)
+    restated = 0
+    for p, v in zip(plain, some, strict=True):
+        boxed = p.solution.split(". ", 1)[1]  # "The answer is \\boxed{N}."
+        if v.solution != p.solution:
+            assert v.solution == f"{p.solution} {boxed}"
+            restated += 1
+    assert 150 <= restated <= 250  # 10% of 2000, binomial sd ~13
+    every = arithmetic(5, seed=3, verbose=1)
+    assert all(t.solution.count("The answer is") == 2 for t in every)
+    # the long form is the one the length-biased preference pairs put on the chosen side
+    (pair,) = arithmetic_pref(1, seed=3, bias="length")
+    (task,) = arithmetic(1, seed=3, verbose=1)
+    assert pair.chosen == task.solution
 
 
 def test_code_function_solutions_pass_their_asserts() -> None:
