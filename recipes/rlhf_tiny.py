@@ -2,12 +2,16 @@
 
 1. SFT on worked arithmetic; reward models on synthetic arithmetic preference pairs, a clean one
    and a length-biased one (its chosen side, the longer, always restates its answer); a "policy"
-   one on the SFT model's own samples of train-split prompts, labelled by the verifier.
+   one on the SFT model's own samples of train-split prompts, labelled by the verifier. A second
+   SFT model, whose data restate the answer in one solution in ten (`verbose`), is the start of
+   the length-biased arm: a policy that never writes the long form gives a length-loving reward
+   model nothing to pull on.
 2. PPO scored by the clean reward model at beta 0, 0.1 and 1.0 (fixed) and with the adaptive
    controller. The `math` verifier is the hidden gold standard: never reward, only held-out
    accuracy and the training pass rate. Reward-model score up with gold accuracy down is named
    reward hacking. `kl.ceiling` ends runs that drift too far.
-3. PPO (adaptive) scored by the length-biased and by the policy reward model.
+3. PPO (adaptive) scored by the length-biased reward model (from the verbose SFT model) and by
+   the policy reward model.
 4. DPO on the same pairs, against adaptive PPO: wall time, tokens generated, gold accuracy.
 
 Usage: python recipes/rlhf_tiny.py [--out runs/rlhf-tiny] [--smoke]  (--smoke: toy sizes)
@@ -32,6 +36,7 @@ CONFIGS = Path(__file__).parent / "configs"
 ARMS = {f"beta-{b}": ["kl.controller=fixed", f"kl.beta={float(b)}"] for b in ("0", "0.1", "1")}
 ARMS["adaptive"] = []
 SFT = ["train.target_accuracy=0.6", "train.max_steps=3000"]  # a reward model learns more from it
+VERBOSE = ["run.name=sft-math-tiny-verbose", "data.options.verbose=0.1"]  # the length arm's start
 SMOKE_SFT = ["train.max_steps=4", "train.eval_every=2", "train.batch_size=8", "data.n=64"]
 SMOKE_RM = ["train.max_steps=4", "train.eval_every=2", "data.n=64", "eval_data.n=16"]
 SMOKE_PPO = ["train.max_steps=3", "train.eval_every=1", "data.n=32", "eval_data.n=8"]
@@ -59,22 +64,27 @@ def main() -> None:
     sft = stage("sft/math_tiny.yaml", SMOKE_SFT, *tiny, "run.name=sft-math-tiny", *SFT)
     print(f"SFT: held-out accuracy {sft.eval_accuracy:.3f}")
     start = f"model.path={sft.final}"
+    verbose = stage("sft/math_tiny.yaml", SMOKE_SFT, *tiny, *SFT, *VERBOSE)
+    print(f"SFT (verbose): held-out accuracy {verbose.eval_accuracy:.3f}")
     rm_config = "reward_model/rlhf_tiny.yaml"
-    rms = {n: stage(rm_config, SMOKE_RM, start, f"run.name=rm-{n}", f"data.options.bias={b}")
-           for n, b in (("clean", "none"), ("length", "length"))}  # fmt: skip
+    biases = (("clean", "none", sft.final), ("length", "length", verbose.final))
+    rms = {n: stage(rm_config, SMOKE_RM, f"model.path={m}", f"run.name=rm-{n}",
+                    f"data.options.bias={b}") for n, b, m in biases}  # fmt: skip
     made = {s: policy_pairs(sft.final, out, s, i, smoke) for i, s in enumerate(POLICY)}
     if all(len(r.rows) for r in made.values()):  # an SFT model may get every answer wrong
         src = [f"data.source={out}/pairs/train.jsonl", f"eval_data.source={out}/pairs/test.jsonl"]
         rms["policy"] = stage(rm_config, SMOKE_RM, start, "run.name=rm-policy", *POLICY_RM, *src)
 
-    def ppo(name: str, rm: str, *extra: str) -> Any:
+    def ppo(name: str, rm: str, *extra: str, policy: str = start) -> Any:
         scored = [f"reward.model.path={rm}"]
-        r = stage("ppo/rlhf_tiny.yaml", SMOKE_PPO, start, f"run.name={name}", *scored, *extra)
+        r = stage("ppo/rlhf_tiny.yaml", SMOKE_PPO, policy, f"run.name={name}", *scored, *extra)
         print(f"{name}: {r.steps} steps, {r.stopped_by} {r.stop_reason}".rstrip())
         return r
 
     results = {arm: ppo(arm, rms["clean"].final, *extra) for arm, extra in ARMS.items()}
-    results["length-biased"] = ppo("length-biased", rms["length"].final)
+    results["length-biased"] = ppo(
+        "length-biased", rms["length"].final, policy=f"model.path={verbose.final}"
+    )
     if "policy" in rms:
         results["adaptive-policy-rm"] = ppo("adaptive-policy-rm", rms["policy"].final)
     data = load_config(CONFIGS / rm_config).data  # DPO on the reward model's pairs
@@ -87,6 +97,7 @@ def main() -> None:
     plot = plot_pairs(runs, pairs, out / "report.png", title="PPO on tiny-model arithmetic")
     plot_runs(runs, out / "metrics.png", title="PPO runs")
     rows = [("SFT held-out accuracy", f"{sft.eval_accuracy:.3f}")]
+    rows += [("SFT (verbose) held-out accuracy", f"{verbose.eval_accuracy:.3f}")]
     rows += [(f"reward model ({b}) pairwise accuracy", f"{r.eval_accuracy:.3f}")
              for b, r in rms.items()]  # fmt: skip
     rows += [(f"policy pairs ({s})", r.format()) for s, r in made.items()]
