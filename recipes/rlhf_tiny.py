@@ -2,16 +2,13 @@
 
 1. SFT on worked arithmetic; reward models on synthetic arithmetic preference pairs, a clean one
    and a length-biased one (its chosen side, the longer, always restates its answer); a "policy"
-   one on the SFT model's own samples of train-split prompts, labelled by the verifier. A second
-   SFT model, whose data restate the answer in one solution in ten (`verbose`), is the start of
-   the length-biased arm: a policy that never writes the long form gives a length-loving reward
-   model nothing to pull on.
+   one on the SFT model's own samples of train-split prompts, labelled by the verifier.
 2. PPO scored by the clean reward model at beta 0, 0.1 and 1.0 (fixed) and with the adaptive
    controller. The `math` verifier is the hidden gold standard: never reward, only held-out
    accuracy and the training pass rate. Reward-model score up with gold accuracy down is named
    reward hacking. `kl.ceiling` ends runs that drift too far.
-3. PPO (adaptive) scored by the length-biased reward model (from the verbose SFT model) and by
-   the policy reward model.
+3. PPO (adaptive) scored by the policy reward model, and by the length-biased one from an SFT
+   model whose data restate one answer in ten (so that the policy writes the long form at times).
 4. DPO on the same pairs, against adaptive PPO: wall time, tokens generated, gold accuracy.
 
 Usage: python recipes/rlhf_tiny.py [--out runs/rlhf-tiny] [--smoke]  (--smoke: toy sizes)
@@ -57,15 +54,14 @@ def main() -> None:
     common = [f"run.output_dir={out}", "run.overwrite=true"]
 
     def stage(config: str, toy: list[str], *extra: str) -> Any:
-        cfg = load_config(CONFIGS / config, overrides=overrides(common, toy, extra, smoke))
+        # with --smoke the toy sizes come last, to win over full budgets
+        cfg = load_config(CONFIGS / config, overrides=[*common, *extra, *(toy if smoke else [])])
         return run_stage(cfg, config.split("/")[0])
 
     tiny = [f"model.path={out}/models/tiny"] if smoke else []
     sft = stage("sft/math_tiny.yaml", SMOKE_SFT, *tiny, "run.name=sft-math-tiny", *SFT)
-    print(f"SFT: held-out accuracy {sft.eval_accuracy:.3f}")
     start = f"model.path={sft.final}"
     verbose = stage("sft/math_tiny.yaml", SMOKE_SFT, *tiny, *SFT, *VERBOSE)
-    print(f"SFT (verbose): held-out accuracy {verbose.eval_accuracy:.3f}")
     rm_config = "reward_model/rlhf_tiny.yaml"
     biases = (("clean", "none", sft.final), ("length", "length", verbose.final))
     rms = {n: stage(rm_config, SMOKE_RM, f"model.path={m}", f"run.name=rm-{n}",
@@ -82,9 +78,8 @@ def main() -> None:
         return r
 
     results = {arm: ppo(arm, rms["clean"].final, *extra) for arm, extra in ARMS.items()}
-    results["length-biased"] = ppo(
-        "length-biased", rms["length"].final, policy=f"model.path={verbose.final}"
-    )
+    wordy = f"model.path={verbose.final}"
+    results["length-biased"] = ppo("length-biased", rms["length"].final, policy=wordy)
     if "policy" in rms:
         results["adaptive-policy-rm"] = ppo("adaptive-policy-rm", rms["policy"].final)
     data = load_config(CONFIGS / rm_config).data  # DPO on the reward model's pairs
@@ -117,16 +112,11 @@ def main() -> None:
                  f"{adaptive.accuracy_after:.3f}; {dpo.trained_s:.0f} s vs "
                  f"{adaptive.trained_s:.0f} s training; 0 vs {compute['ppo']['tokens']} "
                  "tokens generated"))  # fmt: skip
-    summary["dpo"] = {"accuracy_before": dpo.accuracy_before, "accuracy_after": dpo.accuracy_after}
-    summary["compute"] = compute
+    summary |= {"dpo": {"accuracy_before": dpo.accuracy_before, "accuracy_after":
+                dpo.accuracy_after}, "compute": compute}  # fmt: skip
     write_summary(out / "report.md", "rlhf_tiny", rows, plot)
     (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     print("\n".join(f"{what}: {line}" for what, line in rows), f"\nreport: {out / 'report.md'}")
-
-
-def overrides(common: list[str], toy: list[str], extra: tuple[str, ...], smoke: bool) -> list[str]:
-    """A stage's overrides; with `--smoke` the toy sizes come last, to win over full budgets."""
-    return [*common, *extra, *(toy if smoke else [])]
 
 
 def policy_pairs(model: Path, out: Path, split: str, seed: int, smoke: bool) -> Any:

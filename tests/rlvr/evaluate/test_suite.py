@@ -60,7 +60,7 @@ def test_shipped_synthetic_suites_hold_out_every_training_prompt(suite: str, fam
 @pytest.mark.parametrize(
     ("changes", "message"),
     [
-        ({"k": [1, 4]}, r"tasks\[0\]\.: task 'add': k=4 is larger than samples=2"),
+        ({"k": [1, 4]}, r"tasks\[0\]: task 'add': k=4 is larger than samples=2"),
         ({"generation": {"temperature": 0.0}}, r"samples=2 with greedy decoding"),
         ({"samples": "many"}, r"tasks\[0\]\.samples: expected int, got str"),
         ({"shots": 3}, r"unknown key 'tasks\[0\]\.shots'"),
