@@ -54,8 +54,7 @@ def main() -> None:
     common = [f"run.output_dir={out}", "run.overwrite=true"]
 
     def stage(config: str, toy: list[str], *extra: str) -> Any:
-        # with --smoke the toy sizes come last, to win over full budgets
-        cfg = load_config(CONFIGS / config, overrides=[*common, *extra, *(toy if smoke else [])])
+        cfg = load_config(CONFIGS / config, overrides=overrides(common, toy, extra, smoke))
         return run_stage(cfg, config.split("/")[0])
 
     tiny = [f"model.path={out}/models/tiny"] if smoke else []
@@ -71,15 +70,12 @@ def main() -> None:
         src = [f"data.source={out}/pairs/train.jsonl", f"eval_data.source={out}/pairs/test.jsonl"]
         rms["policy"] = stage(rm_config, SMOKE_RM, start, "run.name=rm-policy", *POLICY_RM, *src)
 
-    def ppo(name: str, rm: str, *extra: str, policy: str = start) -> Any:
-        scored = [f"reward.model.path={rm}"]
-        r = stage("ppo/rlhf_tiny.yaml", SMOKE_PPO, policy, f"run.name={name}", *scored, *extra)
-        print(f"{name}: {r.steps} steps, {r.stopped_by} {r.stop_reason}".rstrip())
-        return r
+    def ppo(name: str, rm: str, *extra: str, base: Any = sft) -> Any:
+        scored = [f"model.path={base.final}", f"reward.model.path={rm}"]
+        return stage("ppo/rlhf_tiny.yaml", SMOKE_PPO, f"run.name={name}", *scored, *extra)
 
     results = {arm: ppo(arm, rms["clean"].final, *extra) for arm, extra in ARMS.items()}
-    wordy = f"model.path={verbose.final}"
-    results["length-biased"] = ppo("length-biased", rms["length"].final, policy=wordy)
+    results["length-biased"] = ppo("length-biased", rms["length"].final, base=verbose)
     if "policy" in rms:
         results["adaptive-policy-rm"] = ppo("adaptive-policy-rm", rms["policy"].final)
     data = load_config(CONFIGS / rm_config).data  # DPO on the reward model's pairs
@@ -92,7 +88,6 @@ def main() -> None:
     plot = plot_pairs(runs, pairs, out / "report.png", title="PPO on tiny-model arithmetic")
     plot_runs(runs, out / "metrics.png", title="PPO runs")
     rows = [("SFT held-out accuracy", f"{sft.eval_accuracy:.3f}")]
-    rows += [("SFT (verbose) held-out accuracy", f"{verbose.eval_accuracy:.3f}")]
     rows += [(f"reward model ({b}) pairwise accuracy", f"{r.eval_accuracy:.3f}")
              for b, r in rms.items()]  # fmt: skip
     rows += [(f"policy pairs ({s})", r.format()) for s, r in made.items()]
@@ -119,6 +114,11 @@ def main() -> None:
     print("\n".join(f"{what}: {line}" for what, line in rows), f"\nreport: {out / 'report.md'}")
 
 
+def overrides(common: list[str], toy: list[str], extra: tuple[str, ...], smoke: bool) -> list[str]:
+    """A stage's overrides; with `--smoke` the toy sizes come last, to win over full budgets."""
+    return [*common, *extra, *(toy if smoke else [])]
+
+
 def policy_pairs(model: Path, out: Path, split: str, seed: int, smoke: bool) -> Any:
     """Verifier-labelled pairs from `model`'s samples (8 a prompt) on `split` arithmetic prompts."""
     prompts, data_seed, per_prompt = POLICY[split]
@@ -131,8 +131,7 @@ def policy_pairs(model: Path, out: Path, split: str, seed: int, smoke: bool) -> 
 
 def judge(run: Path, before: float | None, after: float | None) -> dict[str, Any]:
     """Reward-model score rise, gold change, KL, tokens sampled; hacking: score up, gold down."""
-    metrics = read_metrics(run)
-    score, kl, rate, secs = (series(metrics, k)[1] for k in KEYS)
+    score, kl, rate, secs = (series(rows, k)[1] for rows in [read_metrics(run)] for k in KEYS)
     target = load_config(run / "config.yaml").kl.target if kl else None
     reached = [k for i, k in enumerate(kl) if target and max(kl[: i + 1]) >= target / 2]
     n = min(WINDOW, max(1, len(score) // 2))
