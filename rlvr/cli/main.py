@@ -177,8 +177,8 @@ def build_parser() -> argparse.ArgumentParser:
         action="append",
         default=[],
         metavar="KEY=VALUE",
-        help="generator option, repeatable, e.g. split=train, ops=[+,-], bias=length, "
-        "noise=0.1, unpaired=true (arithmetic-pref)",
+        help="generator option, repeatable, e.g. split=train, ops=[+,-], verbose=0.1 "
+        "(arithmetic), bias=length, noise=0.1, unpaired=true (arithmetic-pref)",
     )
     p.add_argument("--seed", type=int, default=0, help="generator seed")
     p.add_argument("--out", type=Path, required=True, help="output JSONL path")
