@@ -29,6 +29,16 @@ Implementation details:
      gradients reach the prefix from both). Right padding keeps every shared column a real
      token, so positions are the column indices in both passes, and the classifier finds each
      row's last real token in the second pass's ids.
+  6. `RewardHeadConfig.layers` (the stage's `head` section) stacks new decoder blocks on the
+     body before the score head: the grown config (`num_hidden_layers` + N, per-layer lists
+     such as `layer_types` extended by their last entry) loads the causal LM's blocks into the
+     first layers and initialises the rest; each new block's two residual branches end in a
+     zeroed projection (`o_proj`, `down_proj`), so it starts as the identity and the body's
+     hidden states reach the head unchanged. The saved model is the same architecture with
+     more layers: any HF tool loads it. Why: a scalar head reads one token, and a small body's
+     last layer is where it forms its next-token prediction; no later layer can compare that
+     prediction with the token that follows. New blocks on a frozen body (`freeze_body`) can
+     (docs/reward-models.md measures it).
 """
 
 from __future__ import annotations
@@ -36,6 +46,7 @@ from __future__ import annotations
 import contextlib
 import json
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
@@ -64,6 +75,22 @@ Dtype = Literal["float32", "bfloat16", "float16"]
 
 class RewardModelError(ValueError):
     """A path that is not a reward model (a causal LM without a scalar head, several labels)."""
+
+
+@dataclass(frozen=True)
+class RewardHeadConfig:
+    """What a new reward model puts between its body and its scalar score (detail 6)."""
+
+    layers: int = 0
+    """New decoder blocks stacked on the body, each starting as the identity; 0: none (the score
+    head reads the body's last layer, as in TRL)."""
+    freeze_body: bool = False
+    """Train only what is above the body: the new blocks, the final norm and the score head;
+    the embeddings and the body's blocks stay as loaded."""
+
+    def __post_init__(self) -> None:
+        if isinstance(self.layers, bool) or not isinstance(self.layers, int) or self.layers < 0:
+            raise ValueError(f"layers must be a non-negative int, got {self.layers!r}")
 
 
 def _architectures(path: str, trust_remote_code: bool) -> tuple[list[str], int]:
@@ -110,13 +137,17 @@ def _tokenizer(path: str, trust_remote_code: bool) -> Tokenizer:
 
 
 def load_reward_backbone(
-    cfg: ModelConfig, *, checkpoint: str | Path | None = None
+    cfg: ModelConfig,
+    *,
+    checkpoint: str | Path | None = None,
+    head: RewardHeadConfig | None = None,
 ) -> tuple[Any, Tokenizer, bool]:
     """The model a reward-model run trains: a causal LM with a new scalar head, or a reward
     model to train further (implementation detail 1), with LoRA adapters when `cfg.lora` is
     set (peft trains the whole head beside them). Seed torch first: the head's init draws
     from it. `checkpoint` resumes a run: its weights (under LoRA, its adapters and head on
-    `cfg.path`'s body) replace the starting ones.
+    `cfg.path`'s body) replace the starting ones. `head` adds blocks under a new head and
+    freezes the body (detail 6); a checkpoint already holds the blocks, and is frozen alike.
 
     Returns:
         (model, tokenizer, new_head): `new_head` is True when the head was just initialised.
@@ -124,8 +155,11 @@ def load_reward_backbone(
     Raises:
         ModelNotFoundError: `cfg.path` holds no model.
         RewardModelError: the checkpoint has several labels, its architecture has no
-            sequence-classification class in transformers, or it is a LoRA adapter directory.
+            sequence-classification class in transformers, or it is a LoRA adapter directory;
+            `head` asks for blocks on a model that is already a reward model, or for blocks or
+            a frozen body under LoRA, or the architecture's blocks are not the Llama kind.
     """
+    head = head or RewardHeadConfig()
     check_supported("transformers")
     path = Path(cfg.path)
     if is_adapter_dir(path):
@@ -136,8 +170,15 @@ def load_reward_backbone(
     holds_trained_model = (path / "config.json").is_file() and not (path / CONFIG_FILE).exists()
     if cfg.tiny_preset is not None and not holds_trained_model:
         build_tiny(path, PRESETS[cfg.tiny_preset])
+    if cfg.lora is not None and (head.layers or head.freeze_body):
+        raise RewardModelError(
+            "head.layers and head.freeze_body train whole blocks; use them without model.lora"
+        )
     full = checkpoint if checkpoint is not None and cfg.lora is None else cfg.path
-    model, tokenizer, new_head = _classifier(str(full), cfg)
+    grow = head.layers if checkpoint is None else 0
+    model, tokenizer, new_head = _classifier(str(full), cfg, grow=grow)
+    if head.freeze_body:
+        freeze_body(model, head.layers)
     if cfg.lora is not None:
         if checkpoint is not None:
             return load_adapter_dir(checkpoint, model, trainable=True), tokenizer, False
@@ -145,23 +186,31 @@ def load_reward_backbone(
     return model, tokenizer, new_head
 
 
-def _classifier(path: str, cfg: ModelConfig) -> tuple[Any, Tokenizer, bool]:
-    """The one-label classifier at `path` (a new head on a causal LM), its tokenizer, and
-    whether the head is new."""
+def _classifier(path: str, cfg: ModelConfig, *, grow: int = 0) -> tuple[Any, Tokenizer, bool]:
+    """The one-label classifier at `path` (a new head on a causal LM, `grow` new blocks under
+    it), its tokenizer, and whether the head is new."""
     archs, labels = _architectures(path, cfg.trust_remote_code)
     classifier = any(a.endswith("ForSequenceClassification") for a in archs)
     if classifier and labels != 1:
         raise RewardModelError(
             f"{path!r} is a sequence classifier with {labels} labels; a reward model has one"
         )
+    if classifier and grow:
+        raise RewardModelError(
+            f"head.layers adds blocks under a new scalar head, and {path!r} is already a reward "
+            "model; set head.layers: 0 to train it further"
+        )
     tokenizer = _tokenizer(path, cfg.trust_remote_code)
+    extra: dict[str, Any] = {"num_labels": 1}
+    if grow:  # the grown config carries num_labels
+        extra = {"config": grown_config(path, grow, trust_remote_code=cfg.trust_remote_code)}
     try:
         with _quiet_transformers():
             model = AutoModelForSequenceClassification.from_pretrained(
                 path,
-                num_labels=1,
                 dtype=getattr(torch, cfg.dtype),
                 trust_remote_code=cfg.trust_remote_code,
+                **extra,
             )
     except ValueError as exc:
         if "Unrecognized configuration class" not in str(exc):
@@ -171,7 +220,68 @@ def _classifier(path: str, cfg: ModelConfig) -> tuple[Any, Tokenizer, bool]:
             "sequence-classification class for this architecture, so it cannot carry a reward head"
         ) from None
     model.config.pad_token_id = tokenizer.pad_token_id
+    if grow:
+        start_as_identity(
+            model, range(model.config.num_hidden_layers - grow, model.config.num_hidden_layers)
+        )
     return model, tokenizer, not classifier
+
+
+def grown_config(path: str, layers: int, *, trust_remote_code: bool = False) -> Any:
+    """The config at `path` with `layers` more decoder blocks (detail 6), one label."""
+    config = AutoConfig.from_pretrained(path, trust_remote_code=trust_remote_code, num_labels=1)
+    depth = getattr(config, "num_hidden_layers", None)
+    if not isinstance(depth, int):
+        raise RewardModelError(f"{path!r}: its config has no num_hidden_layers to add blocks to")
+    config.num_hidden_layers = depth + layers
+    for name, value in list(vars(config).items()):  # one entry per layer: layer_types
+        if name.endswith("layer_types") and isinstance(value, list) and value:
+            setattr(config, name, value + [value[-1]] * layers)
+    return config
+
+
+_BRANCH_ENDS = ("o_proj", "down_proj")
+"""The last projection of a Llama-style block's attention and MLP branches."""
+
+
+def _blocks(model: Any) -> Any:
+    body = getattr(model, model.base_model_prefix, None)
+    blocks = getattr(body, "layers", None)
+    if not isinstance(blocks, torch.nn.ModuleList):
+        raise RewardModelError(
+            f"{type(model).__name__}: no decoder blocks at .{model.base_model_prefix}.layers; "
+            "head.layers and head.freeze_body support Llama-style decoders"
+        )
+    return body, blocks
+
+
+def start_as_identity(model: Any, indices: Sequence[int] | range) -> None:
+    """Zero the end of both residual branches of the blocks `indices`: each adds nothing."""
+    _, blocks = _blocks(model)
+    for i in indices:
+        ends = [m for n, m in blocks[i].named_modules() if n.endswith(_BRANCH_ENDS)]
+        if len(ends) != 2 or not all(isinstance(m, torch.nn.Linear) for m in ends):
+            raise RewardModelError(
+                f"{type(model).__name__}: its blocks do not end their attention in o_proj and "
+                "their MLP in down_proj; head.layers supports Llama-style decoders (Llama, "
+                "Qwen, Mistral, ...)"
+            )
+        with torch.no_grad():
+            for m in ends:
+                m.weight.zero_()
+                if m.bias is not None:
+                    m.bias.zero_()
+
+
+def freeze_body(model: Any, top: int) -> None:
+    """Leave trainable only the top `top` blocks, the final norm and the score head."""
+    body, blocks = _blocks(model)
+    body.requires_grad_(False)
+    for block in blocks[len(blocks) - top :] if top else []:
+        block.requires_grad_(True)
+    norm = getattr(body, "norm", None)
+    if isinstance(norm, torch.nn.Module):
+        norm.requires_grad_(True)
 
 
 def check_reward_model(path: str, *, trust_remote_code: bool = False) -> None:

@@ -17,6 +17,10 @@ Deviations from TRL's `RewardTrainer`, and choices where it is silent:
     `-log sigmoid(s_w - s_l - margin)`; rows without one use 0.
   - The loss is normalised by the pairs of the whole optimizer step, so micro-batches and ranks
     sum to the one-batch loss (TRL averages per micro-batch).
+  - `head.layers` stacks new identity-started decoder blocks under the score head and
+    `head.freeze_body` trains only those, the final norm and the head (no TRL counterpart;
+    `rlvr.models.reward_head`, detail 6): a small body cannot carry what its last layer predicts
+    to the token the head reads.
   - Chosen and rejected rows of a micro-batch run in one batch, right-padded to the longest of
     them (as TRL does), and the prompt a pair shares runs once for both sides
     (`train.share_prefix`; TRL runs it twice).
@@ -42,6 +46,7 @@ from rlvr.evaluate.audit import audit_scores, completion_lengths, print_findings
 from rlvr.evaluate.audit_stats import AuditThresholds, pairwise_accuracy
 from rlvr.models.lora import check_lora_backend, save_merged_if_asked
 from rlvr.models.reward_head import (
+    RewardHeadConfig,
     load_reward_backbone,
     model_device,
     pair_scores,
@@ -117,6 +122,8 @@ class RewardModelConfig:
     """Training backend: torch (one process) or deepspeed (ZeRO over a launch)."""
     train: RewardModelTrainConfig = field(default_factory=RewardModelTrainConfig)
     """Loop settings."""
+    head: RewardHeadConfig = field(default_factory=RewardHeadConfig)
+    """New blocks between the body and the score head, and whether the body trains."""
     audit: AuditThresholds = field(default_factory=AuditThresholds)
     """When the end-of-run audit warns that the model may be rewarding length."""
 
@@ -353,7 +360,7 @@ def train(cfg: RewardModelConfig) -> RewardModelResult:
     pairs, held, hashes = _raw_pairs(cfg)
     run, resumed = open_trainer_run(cfg.run, cfg, stage="reward_model", datasets=hashes, dist=dist)
     model, tokenizer, new_head = load_reward_backbone(
-        cfg.model, checkpoint=resumed.path if resumed is not None else None
+        cfg.model, checkpoint=resumed.path if resumed is not None else None, head=cfg.head
     )
     train_enc, eval_enc, split = _encode(cfg, tokenizer, pairs, held)
     if resumed is None:

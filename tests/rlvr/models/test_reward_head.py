@@ -7,11 +7,18 @@ from pathlib import Path
 
 import pytest
 import torch
-from transformers import AutoModelForSequenceClassification
+from transformers import (
+    AutoModelForCausalLM,
+    AutoModelForSequenceClassification,
+    AutoTokenizer,
+    GPT2Config,
+    GPT2LMHeadModel,
+)
 
 from rlvr.config.sections import ModelConfig
 from rlvr.models.loading import ModelNotFoundError
 from rlvr.models.reward_head import (
+    RewardHeadConfig,
     RewardModelError,
     is_reward_model,
     load_reward_backbone,
@@ -89,3 +96,34 @@ def test_shared_columns_is_the_shortest_pair_prefix_leaving_a_token() -> None:
     # a row that is a prefix of its pair's other row keeps its last token for the second pass
     assert shared_columns([[1, 2, 3], [1, 2, 3, 4]]) == 2
     assert shared_columns([[5], [6]]) == 0
+
+
+def test_new_blocks_start_as_the_identity(tiny_model: Path) -> None:
+    lm = AutoModelForCausalLM.from_pretrained(tiny_model).eval()
+    model, _, new_head = load_reward_backbone(
+        ModelConfig(str(tiny_model)), head=RewardHeadConfig(layers=3, freeze_body=True)
+    )
+    depth = lm.config.num_hidden_layers
+    assert new_head and model.config.num_hidden_layers == depth + 3
+    assert len(model.config.layer_types) == depth + 3
+    ids = torch.tensor([[5, 6, 7, 8, 9]])
+    with torch.no_grad():
+        grown = model.model(input_ids=ids).last_hidden_state
+        plain = lm.model(input_ids=ids).last_hidden_state
+    torch.testing.assert_close(grown, plain)
+    trainable = {n for n, p in model.named_parameters() if p.requires_grad}
+    assert {"score.weight", "model.norm.weight"} <= trainable
+    blocks = {int(n.split(".")[2]) for n in trainable if n.startswith("model.layers.")}
+    assert blocks == {depth, depth + 1, depth + 2}
+    assert trainable <= {n for n, _ in model.named_parameters() if not n.startswith("model.embed")}
+
+
+def test_new_blocks_need_llama_style_blocks(tmp_path: Path, tiny_model: Path) -> None:
+    gpt2 = GPT2LMHeadModel(GPT2Config(n_layer=1, n_embd=16, n_head=2, vocab_size=512))
+    gpt2.save_pretrained(tmp_path / "gpt2")
+    AutoTokenizer.from_pretrained(tiny_model).save_pretrained(tmp_path / "gpt2")
+    cfg = ModelConfig(str(tmp_path / "gpt2"))
+    with pytest.raises(RewardModelError, match="Llama-style decoders"):
+        load_reward_backbone(cfg, head=RewardHeadConfig(layers=1))
+    model, _, _ = load_reward_backbone(cfg)  # without new blocks, any classifier class
+    assert model.config.num_labels == 1

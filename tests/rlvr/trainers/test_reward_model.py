@@ -201,3 +201,44 @@ def test_causal_lm_adapters_are_not_a_reward_model(tmp_path: Path, tiny_model: P
     lora.save_pretrained(tmp_path / "adapters")
     with pytest.raises(RewardModelError, match=r"adapters of a causal LM \(CAUSAL_LM\)"):
         load_reward_model(str(tmp_path / "adapters"))
+
+
+def test_head_layers_on_a_frozen_body_train_only_the_top_and_resume(
+    tmp_path: Path, tiny_model: Path
+) -> None:
+    head = {"layers": 2, "freeze_body": True}
+    whole = train(
+        rm_config(tmp_path, {**rm_data(tmp_path, tiny_model, name="whole"), "head": head})
+    )
+    base = load_file(str(tiny_model / "model.safetensors"))
+    after = load_file(str(Path(whole.final) / "model.safetensors"))
+    depth = AutoModelForCausalLM.from_pretrained(tiny_model).config.num_hidden_layers
+    plain = AutoModelForSequenceClassification.from_pretrained(whole.final)
+    assert plain.config.num_hidden_layers == depth + 2  # any HF tool loads the grown model
+    for name, t in base.items():  # the body as loaded: embeddings and its blocks
+        if name.startswith("model.") and not name.startswith("model.norm"):
+            assert torch.equal(after[name], t), name
+    top = [k for k in after if k.startswith(f"model.layers.{depth}.")]
+    assert top and any(after[k].abs().sum() > 0 for k in top if "o_proj" in k)
+    assert not torch.equal(after["model.norm.weight"], base["model.norm.weight"])
+    # a resumed run holds the grown blocks already: it adds none and freezes the same
+    half = {**rm_data(tmp_path, tiny_model, name="halves", max_steps=2), "head": head}
+    train(rm_config(tmp_path, half))
+    resumed = train(rm_config(tmp_path, {**half, "train": {**half["train"], "max_steps": 4}}))
+    b = load_file(str(Path(resumed.final) / "model.safetensors"))
+    assert b.keys() == after.keys()
+    for name, t in after.items():
+        torch.testing.assert_close(b[name], t, rtol=1e-5, atol=1e-6)
+
+
+def test_head_options_refused_where_they_cannot_apply(tmp_path: Path, tiny_model: Path) -> None:
+    lora = {"model": {"path": str(tiny_model), "lora": {"r": 4}}, "head": {"layers": 1}}
+    with pytest.raises(RewardModelError, match=r"without model\.lora"):
+        train(rm_config(tmp_path, {**rm_data(tmp_path, tiny_model, name="lora"), **lora}))
+    first = train(rm_config(tmp_path, rm_data(tmp_path, tiny_model, name="plain", max_steps=1)))
+    again = {**rm_data(tmp_path, tiny_model, name="again"), "head": {"layers": 1}}
+    again["model"] = {"path": first.final}
+    with pytest.raises(RewardModelError, match=r"already a reward model; set head\.layers: 0"):
+        train(rm_config(tmp_path, again))
+    with pytest.raises(ValueError, match="layers must be a non-negative int, got -1"):
+        rm_config(tmp_path, {**rm_data(tmp_path, tiny_model), "head": {"layers": -1}})
