@@ -20,9 +20,10 @@ RTOL, ATOL = 1e-4, 1e-6
 KEYS = ("train/loss", "train/grad_norm", "train/accuracy", "eval/accuracy", "eval/loss")
 
 
-def rm_data(tmp_path: Path, model: Path, name: str, backend: dict) -> dict:
+def rm_data(tmp_path: Path, model: Path, name: str, backend: dict, head: dict) -> dict:
     pairs = {"synthetic": "arithmetic-pref", "options": {"ops": ["+", "-"]}}
     return {
+        "head": head,
         "stage": "reward_model",
         "model": {"path": str(model)},
         "data": {**pairs, "n": 24, "seed": 0},
@@ -42,12 +43,20 @@ def rm_data(tmp_path: Path, model: Path, name: str, backend: dict) -> dict:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("stage", [2, 3], ids=["zero2", "zero3"])
-def test_reward_model_two_ranks_match_torch(tmp_path: Path, tiny_model: Path, stage: int) -> None:
-    torch_data = rm_data(tmp_path, tiny_model, "torch", {})
+@pytest.mark.parametrize(
+    ("stage", "head"),
+    [(2, {}), (3, {}), (2, {"layers": 1, "freeze_body": True}), (3, {"layers": 1})],
+    ids=["zero2", "zero3", "zero2-new-blocks-frozen-body", "zero3-new-blocks"],
+)
+def test_reward_model_two_ranks_match_torch(
+    tmp_path: Path, tiny_model: Path, stage: int, head: dict
+) -> None:
+    torch_data = rm_data(tmp_path, tiny_model, "torch", {}, head)
     reward_model.train(load_config(write_config(tmp_path / "torch.yaml", torch_data)))
     backend = {"kind": "deepspeed", "zero_stage": stage}
-    launch(write_config(tmp_path / "ds.yaml", rm_data(tmp_path, tiny_model, "ds", backend)), 2)
+    launch(
+        write_config(tmp_path / "ds.yaml", rm_data(tmp_path, tiny_model, "ds", backend, head)), 2
+    )
     ref, got = tmp_path / "runs/torch", tmp_path / "runs/ds"
     for key in KEYS:
         expected = metrics(ref, key)
