@@ -127,3 +127,11 @@ def test_new_blocks_need_llama_style_blocks(tmp_path: Path, tiny_model: Path) ->
         load_reward_backbone(cfg, head=RewardHeadConfig(layers=1))
     model, _, _ = load_reward_backbone(cfg)  # without new blocks, any classifier class
     assert model.config.num_labels == 1
+
+
+def test_frozen_body_without_new_blocks_trains_the_norm_and_head(tiny_model: Path) -> None:
+    model, _, _ = load_reward_backbone(
+        ModelConfig(str(tiny_model)), head=RewardHeadConfig(freeze_body=True)
+    )
+    trainable = {n for n, p in model.named_parameters() if p.requires_grad}
+    assert trainable == {"score.weight", "model.norm.weight"}
