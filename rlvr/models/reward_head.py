@@ -160,6 +160,10 @@ def load_reward_backbone(
             a frozen body under LoRA, or the architecture's blocks are not the Llama kind.
     """
     head = head or RewardHeadConfig()
+    if cfg.lora is not None and (head.layers or head.freeze_body):
+        raise RewardModelError(
+            "head.layers and head.freeze_body train whole blocks; use them without model.lora"
+        )
     check_supported("transformers")
     path = Path(cfg.path)
     if is_adapter_dir(path):
@@ -170,10 +174,6 @@ def load_reward_backbone(
     holds_trained_model = (path / "config.json").is_file() and not (path / CONFIG_FILE).exists()
     if cfg.tiny_preset is not None and not holds_trained_model:
         build_tiny(path, PRESETS[cfg.tiny_preset])
-    if cfg.lora is not None and (head.layers or head.freeze_body):
-        raise RewardModelError(
-            "head.layers and head.freeze_body train whole blocks; use them without model.lora"
-        )
     full = checkpoint if checkpoint is not None and cfg.lora is None else cfg.path
     grow = head.layers if checkpoint is None else 0
     model, tokenizer, new_head = _classifier(str(full), cfg, grow=grow)
@@ -244,7 +244,7 @@ _BRANCH_ENDS = ("o_proj", "down_proj")
 """The last projection of a Llama-style block's attention and MLP branches."""
 
 
-def _blocks(model: Any) -> Any:
+def _blocks(model: Any) -> tuple[Any, torch.nn.ModuleList]:
     body = getattr(model, model.base_model_prefix, None)
     blocks = getattr(body, "layers", None)
     if not isinstance(blocks, torch.nn.ModuleList):
@@ -255,7 +255,7 @@ def _blocks(model: Any) -> Any:
     return body, blocks
 
 
-def start_as_identity(model: Any, indices: Sequence[int] | range) -> None:
+def start_as_identity(model: Any, indices: Sequence[int]) -> None:
     """Zero the end of both residual branches of the blocks `indices`: each adds nothing."""
     _, blocks = _blocks(model)
     for i in indices:
@@ -277,7 +277,7 @@ def freeze_body(model: Any, top: int) -> None:
     """Leave trainable only the top `top` blocks, the final norm and the score head."""
     body, blocks = _blocks(model)
     body.requires_grad_(False)
-    for block in blocks[len(blocks) - top :] if top else []:
+    for block in blocks[len(blocks) - top :]:  # top 0: none
         block.requires_grad_(True)
     norm = getattr(body, "norm", None)
     if isinstance(norm, torch.nn.Module):
