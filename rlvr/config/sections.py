@@ -114,9 +114,11 @@ class LearnedRewardConfig:
     """Weight of its (normalised) score in the summed reward; 0 means scored and logged only."""
     batch_size: int = 32
     """Completions per scoring forward pass."""
-    normalize: Literal["none", "batch"] = "batch"
+    normalize: Literal["none", "batch", "group"] = "batch"
     """`batch`: whiten the scores over each step's completions (mean 0, std 1) before the
-    weight applies; `none`: weight the raw scores."""
+    weight applies; `group`: subtract each prompt's mean score over its samples, then divide by
+    the standard deviation of what is left over the step (a reward model's per-prompt offset
+    drops out; needs 2 or more samples per prompt); `none`: weight the raw scores."""
 
     def __post_init__(self) -> None:
         if self.batch_size <= 0:

@@ -15,7 +15,12 @@ Implementation details:
      was trained to read it (the verifier terms see the truncated text as it is).
   3. `normalize: batch` whitens the scores over the step's completions (all ranks' rows:
      every rank scores its share and the scores are gathered first) before the weight
-     applies; `none` weights the raw scores.
+     applies; `none` weights the raw scores. `group` first subtracts each prompt's mean over
+     its unmasked samples, then divides by the step's standard deviation of the centred
+     scores: a reward model's scores carry a per-prompt offset (one prompt's correct answers
+     all score high, another's all low) that says nothing about which sample is better, and
+     whitened over the batch it pushes down every sample of a low-offset prompt, its correct
+     answers too. A prompt with one unmasked sample contributes 0.
   4. Rows the reward runtime masked (infrastructure failures) stay masked; their learned
      reward is computed and logged but they stay out of the loss.
 """
@@ -120,7 +125,12 @@ class LearnedReward:
         )
 
     def mix(
-        self, scores: torch.Tensor, raw: torch.Tensor, verifier: torch.Tensor, mask: torch.Tensor
+        self,
+        scores: torch.Tensor,
+        raw: torch.Tensor,
+        verifier: torch.Tensor,
+        mask: torch.Tensor,
+        group_size: int,
     ) -> tuple[torch.Tensor, dict[str, float]]:
         """`scores` plus the weighted (normalised) learned rewards, and `reward/model_*` metrics.
 
@@ -129,8 +139,9 @@ class LearnedReward:
             raw: The learned rewards of the same rows, `[N]`.
             verifier: The summed verifier rewards, `[N]` (for their correlation).
             mask: False where the reward runtime masked a row, `[N]` (detail 4).
+            group_size: Samples per prompt; rows are prompt-major (`normalize: group`).
         """
-        norm = normalise(raw, mask, self.cfg.normalize)
+        norm = normalise(raw, mask, self.cfg.normalize, group_size)
         kept = raw[mask]
         metrics = {
             "reward/model_mean": float(kept.mean()) if len(kept) else 0.0,
@@ -144,10 +155,22 @@ class LearnedReward:
         return total, metrics
 
 
-def normalise(raw: torch.Tensor, mask: torch.Tensor, how: str) -> torch.Tensor:
-    """`raw` whitened over the unmasked rows (`batch`), or unchanged (`none`) (detail 3)."""
+def normalise(raw: torch.Tensor, mask: torch.Tensor, how: str, group_size: int = 1) -> torch.Tensor:
+    """`raw` whitened over the unmasked rows (`batch`), centred per prompt and scaled over the
+    batch (`group`, prompt-major rows of `group_size`), or unchanged (`none`) (detail 3)."""
     if how == "none":
         return raw
+    if how == "group":
+        if len(raw) % group_size:
+            raise ValueError(f"{len(raw)} rows do not split into groups of {group_size}")
+        m = mask.view(-1, group_size).to(raw.dtype)  # [P, G]
+        x = torch.where(mask, raw, torch.zeros_like(raw)).view(-1, group_size)
+        mean = (x * m).sum(1, keepdim=True) / m.sum(1, keepdim=True).clamp(min=1)
+        centred = ((x - mean) * m).view(-1)  # masked rows and lone samples: 0
+        shared = (m.sum(1, keepdim=True) > 1).expand_as(m).reshape(-1) & mask
+        if int(shared.sum()) < 2:
+            return centred
+        return centred / (centred[shared].std() + NORM_EPS)
     kept = raw[mask]
     if len(kept) < 2:
         return raw - kept.mean() if len(kept) else raw

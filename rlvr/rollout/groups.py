@@ -27,6 +27,11 @@ class Rollouts:
     results: list[RewardResult]
     """The reward runtime's results (one per rollout round), for metrics."""
 
+    @property
+    def group_size(self) -> int:
+        """G, the completions per prompt (1 when there are no groups)."""
+        return len(self.groups[0].completion_ids) if self.groups else 1
+
 
 def concat_rollouts(parts: list[Rollouts]) -> Rollouts:
     """The rounds' rollouts as one, in order."""

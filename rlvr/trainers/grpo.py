@@ -423,7 +423,7 @@ def _add_learned_reward(learned: LearnedReward, r: Rollouts, dist: Dist) -> dict
     scores, seconds = timed_score(learned, rows[mine.start : mine.stop])
     raw = torch.tensor([x for part in dist.all_gather_object(scores) for x in part])
     verifier = r.scores.clone()
-    r.scores, metrics = learned.mix(r.scores, raw, verifier, r.mask)
+    r.scores, metrics = learned.mix(r.scores, raw, verifier, r.mask, r.group_size)
     return {**metrics, "reward/model_s": seconds}
 
 

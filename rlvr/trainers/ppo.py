@@ -163,7 +163,9 @@ def _learned_part(s: _State, cfg: PPOConfig, r: Rollouts) -> tuple[Any, dict[str
     finite = torch.isfinite(raw)
     kept = (r.mask if cfg.score.verifier_weight > 0 else finite) & finite
     zeros = torch.zeros_like(raw)
-    part, metrics = s.learned.mix(zeros, torch.where(finite, raw, zeros), r.scores, kept)
+    part, metrics = s.learned.mix(
+        zeros, torch.where(finite, raw, zeros), r.scores, kept, r.group_size
+    )
     return torch.where(finite, part, raw), {**metrics, "reward/model_s": seconds}
 
 

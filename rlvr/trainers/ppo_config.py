@@ -253,6 +253,12 @@ class PPOConfig:
             )
         if self.model.lora is not None and self.rollout.engine != "hf":
             raise ValueError("model.lora trains with the in-process `hf` rollout engine only")
+        m = self.reward.model
+        if m is not None and m.normalize == "group" and self.algo.samples_per_prompt < 2:
+            raise ValueError(
+                "reward.model.normalize: group centres each prompt's samples and needs "
+                f"algo.samples_per_prompt >= 2, got {self.algo.samples_per_prompt}"
+            )
         if self.critic.kind == "head" and self.model.lora is not None:
             raise ValueError(
                 "critic.kind: head with model.lora is not supported (the adapters' checkpoints "

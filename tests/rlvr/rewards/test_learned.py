@@ -90,7 +90,7 @@ def test_mix_normalises_over_kept_rows_and_weights(reward_dir: Path, tiny_model:
     raw = torch.tensor([1.0, 3.0, 100.0])
     mask = torch.tensor([True, True, False])
     verifier = torch.tensor([0.0, 1.0, 0.0])
-    total, metrics = learned.mix(verifier.clone(), raw, verifier, mask)
+    total, metrics = learned.mix(verifier.clone(), raw, verifier, mask, 1)
     # kept rows 1 and 3: mean 2, std sqrt(2) -> whitened -1/sqrt(2), +1/sqrt(2); weight 0.5
     half = 0.5 / 2**0.5
     assert total[:2].tolist() == pytest.approx([-half, 1 + half], abs=1e-5)
@@ -99,5 +99,29 @@ def test_mix_normalises_over_kept_rows_and_weights(reward_dir: Path, tiny_model:
     assert normalise(raw, mask, "none") is raw
     log_only = dataclasses.replace(cfg, weight=0.0)
     learned.cfg = log_only
-    assert torch.equal(learned.mix(verifier.clone(), raw, verifier, mask)[0], verifier)
+    assert torch.equal(learned.mix(verifier.clone(), raw, verifier, mask, 1)[0], verifier)
     assert correlation(torch.tensor([1.0, 1.0]), torch.tensor([0.0, 1.0])) == 0.0
+
+
+def test_group_normalisation_drops_each_prompts_offset() -> None:
+    # two prompts x 3 samples; prompt 2's scores are prompt 1's shifted by +10
+    raw = torch.tensor([1.0, 2.0, 3.0, 11.0, 12.0, 13.0])
+    mask = torch.ones(6, dtype=torch.bool)
+    out = normalise(raw, mask, "group", 3)
+    centred = torch.tensor([-1.0, 0.0, 1.0, -1.0, 0.0, 1.0])
+    assert out.tolist() == pytest.approx((centred / centred.std()).tolist(), abs=1e-5)
+    assert out[:3].tolist() == pytest.approx(out[3:].tolist())  # the offset is gone
+    # batch whitening keeps it: every sample of the low prompt is below every one of the high
+    assert float(normalise(raw, mask, "batch")[:3].max()) < 0
+
+
+def test_group_normalisation_masked_and_lone_rows() -> None:
+    # prompt 1: rows 0-1 kept (mean 2), row 2 masked; prompt 2: only row 3 kept (a lone sample)
+    raw = torch.tensor([1.0, 3.0, 1000.0, 7.0, float("nan"), -5.0])
+    mask = torch.tensor([True, True, False, True, False, False])
+    out = normalise(raw, mask, "group", 3)
+    assert out[2] == 0 and out[3] == 0 and out[4] == 0 and out[5] == 0
+    assert out[:2].tolist() == pytest.approx([-(2**0.5) / 2, 2**0.5 / 2], abs=1e-5)  # / std(-1, 1)
+    assert torch.isfinite(out).all()
+    with pytest.raises(ValueError, match="groups of 4"):
+        normalise(raw, mask, "group", 4)

@@ -58,6 +58,11 @@ def rows(run_dir: Path) -> list[dict[str, Any]]:
         ("kl", {"controller": "adaptive"}, "kl.controller: adaptive needs kl.target"),
         ("algo", {"ppo_epochs": 0}, "algo.ppo_epochs must be >= 1"),
         ("critic", {"kind": "head"}, "critic.kind: head samples with rollout.engine: hf"),
+        (
+            "reward",
+            {"model": {"path": "rm", "normalize": "group"}},
+            r"normalize: group .* needs algo.samples_per_prompt >= 2, got 1",
+        ),
     ],
 )
 def test_bad_settings_are_one_line_errors(
@@ -67,6 +72,8 @@ def test_bad_settings_are_one_line_errors(
     data[section] = {**data.get(section, {}), **values}
     if section == "critic":
         data["rollout"]["engine"] = "vllm"
+    if section == "reward":
+        data["algo"]["samples_per_prompt"] = 1
     with pytest.raises(ConfigError, match=message):
         ppo_config(tmp_path, data)
 
@@ -323,8 +330,13 @@ def reward_model(tiny_model: Path, tmp_path_factory: pytest.TempPathFactory) -> 
     return out
 
 
+@pytest.mark.parametrize("normalize", ["none", "group"])
 def test_a_reward_model_that_returns_nan_masks_those_rows_and_the_run_goes_on(
-    tmp_path: Path, tiny_model: Path, reward_model: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path,
+    tiny_model: Path,
+    reward_model: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    normalize: str,
 ) -> None:
     from rlvr.rewards.learned import LearnedReward
 
@@ -335,12 +347,13 @@ def test_a_reward_model_that_returns_nan_masks_those_rows_and_the_run_goes_on(
 
     monkeypatch.setattr(LearnedReward, "score", every_third_nan)
     data = ppo_data(tmp_path, tiny_model, "nan")
-    data["reward"] = {"workers": 0, "model": {"path": str(reward_model), "normalize": "none"}}
+    data["reward"] = {"workers": 0, "model": {"path": str(reward_model), "normalize": normalize}}
     data["score"] = {"verifier_weight": 0.0}  # the verifier is gold only
     data["critic"] = {"path": str(reward_model)}  # the critic starts from the reward model
     result = train(ppo_config(tmp_path, data))
     steps = [r for r in rows(tmp_path / "runs/nan") if "kl/mean" in r]
-    # 8 completions a step: rows 0, 3 and 6 get NaN and are left out, the others train
+    # 8 completions a step: rows 0, 3 and 6 get NaN and are left out, the others train (with
+    # `group`, 2 samples a prompt: rows 1, 2 and 7 are then alone in their groups and score 0)
     assert [r["reward/model_nonfinite"] for r in steps] == [3.0, 3.0]
     assert [r["reward/masked_rows"] for r in steps] == [3.0, 3.0]
     assert all(math.isfinite(r["train/loss"]) and "reward/model_mean" in r for r in steps)
