@@ -178,7 +178,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=[],
         metavar="KEY=VALUE",
         help="generator option, repeatable, e.g. split=train, ops=[+,-], verbose=0.1 "
-        "(arithmetic), bias=length, noise=0.1, unpaired=true (arithmetic-pref)",
+        "(arithmetic), bias=length, noise=0.1, near_miss=0.5, unpaired=true (arithmetic-pref)",
     )
     p.add_argument("--seed", type=int, default=0, help="generator seed")
     p.add_argument("--out", type=Path, required=True, help="output JSONL path")

@@ -3,7 +3,9 @@
 - `rlvr audit reward-model RUN_OR_CHECKPOINT --data PAIRS.jsonl [--out DIR]` scores held-out
   pairs and writes the audit (JSON, Markdown, a plot) to `<run>/audit-<data name>` (or the
   checkpoint's own folder when it is not inside a run), as every reward-model run does at its
-  end. A run directory means its `final/`.
+  end. A run directory means its `final/`. `--sweep W` adds the answer sweep
+  (`rlvr.evaluate.sweep`: is the model's best answer within W of the right one the right one?)
+  to the console and to `sweep.json` there.
 - `rlvr sample --model M --reward-model RM --n N --data ROWS.jsonl` samples N completions per
   prompt, keeps the one the reward model scores highest and reports its verifier accuracy
   against a single sample's (best-of-N).
@@ -14,6 +16,8 @@
 from __future__ import annotations
 
 import argparse
+import json
+from dataclasses import asdict
 from pathlib import Path
 
 
@@ -38,8 +42,11 @@ def cmd_audit_reward_model(args: argparse.Namespace) -> int:
     from rlvr.data.preference import load_pairs
     from rlvr.evaluate.audit import audit_reward_model, print_findings
     from rlvr.evaluate.audit_stats import AuditThresholds
+    from rlvr.evaluate.sweep import answer_sweep
     from rlvr.models.reward_head import load_reward_model
 
+    if args.sweep is not None and args.sweep < 1:
+        raise _Error(f"--sweep must be an integer >= 1, got {args.sweep}")
     model_dir, run = resolve_model(args.model)
     pairs = load_pairs(args.data, limit=args.limit)
     model, tokenizer = load_reward_model(str(model_dir))
@@ -56,6 +63,10 @@ def cmd_audit_reward_model(args: argparse.Namespace) -> int:
         seed=args.seed,
     )
     print_findings(result.stats, result.out_dir)
+    if args.sweep:
+        sweep = answer_sweep(model, tokenizer, pairs, width=args.sweep, batch_size=args.batch_size)
+        (result.out_dir / "sweep.json").write_text(json.dumps(asdict(sweep), indent=2) + "\n")
+        print(sweep.format())
     return 1 if result.stats.warnings and args.strict else 0
 
 
@@ -157,6 +168,13 @@ def add_reward_commands(sub: argparse._SubParsersAction) -> None:  # type: ignor
     p.add_argument("--batch-size", type=int, default=32, help="rows per forward pass")
     p.add_argument("--seed", type=int, default=0, help="seed of the bootstrap interval")
     p.add_argument("--strict", action="store_true", help="exit 1 when the audit warns")
+    p.add_argument(
+        "--sweep",
+        type=int,
+        default=None,
+        metavar="W",
+        help="also score each prompt's answer replaced by every integer within W of it",
+    )
     p.set_defaults(handler=cmd_audit_reward_model)
 
     p = sub.add_parser("sample", help="best-of-N sampling with a reward model, vs N=1")

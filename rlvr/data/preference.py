@@ -44,6 +44,13 @@ Implementation details:
      by a reward but never show in what the policy generates.
   4. `noise` flips that fraction of pairs (drawn per pair from the generator's own seeded
      random source), after the bias is applied.
+  5. `near_miss` replaces a person's mistake with any result near the right one (uniform
+     within `near_width`, of any width). Pairwise accuracy on mistakes alone does not make a
+     reward model whose best answer is the right one: a model that ranks every planted mistake
+     below the right answer can still score 120 above 100 when 100 + 20 is no mistake a person
+     makes, and a policy climbing it finds such answers. Near misses cover the answers a
+     policy reaches by moving a digit. The draw is taken only when `near_miss` > 0, so pairs
+     without it are the same as before the option existed.
 """
 
 from __future__ import annotations
@@ -341,6 +348,11 @@ def _wrong_answers(a: int, op: str, b: int, answer: int) -> list[int]:
     return same_width or wrong or [answer + 1]
 
 
+def _near_answers(answer: int, width: int) -> list[int]:
+    """Every result within `width` of `answer` other than it, >= 0 (detail 5)."""
+    return [c for c in range(max(0, answer - width), answer + width + 1) if c != answer]
+
+
 def _solution(a: int, op: str, b: int, result: int, *, long: bool) -> str:
     answer = f"The answer is \\boxed{{{result}}}."
     if not long:
@@ -364,6 +376,8 @@ def arithmetic_pref(
     split: str = "all",
     bias: str = "none",
     noise: float = 0.0,
+    near_miss: float = 0.0,
+    near_width: int = 20,
 ) -> list[PreferencePair]:
     """Arithmetic preference pairs: chosen = a correct worked solution, rejected = a wrong one.
 
@@ -374,6 +388,9 @@ def arithmetic_pref(
             disjoint by problem).
         bias: `none`, or `length`: the chosen side is always the longer one (detail 3).
         noise: Fraction of pairs flipped (chosen and rejected swapped), in [0, 1].
+        near_miss: Fraction of pairs, in [0, 1], whose wrong answer is any number within
+            `near_width` of the right one (detail 5) instead of a person's mistake.
+        near_width: Largest distance of a near-miss answer from the right one (>= 1).
 
     Returns:
         `n` pairs with ids `pref-<seed>-<i>`, reference the correct answer, verifier `math`.
@@ -389,13 +406,22 @@ def arithmetic_pref(
         raise ValueError(f"bias must be one of {BIASES}, got {bias!r}")
     if isinstance(noise, bool) or not isinstance(noise, int | float) or not 0 <= noise <= 1:
         raise ValueError(f"noise must be a number in [0, 1], got {noise!r}")
+    if isinstance(near_miss, bool) or not isinstance(near_miss, int | float):
+        raise ValueError(f"near_miss must be a number in [0, 1], got {near_miss!r}")
+    if not 0 <= near_miss <= 1:
+        raise ValueError(f"near_miss must be a number in [0, 1], got {near_miss!r}")
+    if isinstance(near_width, bool) or not isinstance(near_width, int) or near_width < 1:
+        raise ValueError(f"near_width must be an integer >= 1, got {near_width!r}")
     tasks = arithmetic(n, seed=seed, digits=digits, ops=ops, chat=chat, split=split)
     rng = random.Random(f"arithmetic-pref:{seed}")
     pairs = []
     for i, task in enumerate(tasks):
         a, op, b = _operands(task)
         answer = int(task.sample.reference)
-        wrong = rng.choice(_wrong_answers(a, op, b, answer))
+        if near_miss and rng.random() < near_miss:
+            wrong = rng.choice(_near_answers(answer, near_width))
+        else:
+            wrong = rng.choice(_wrong_answers(a, op, b, answer))
         chosen = _solution(a, op, b, answer, long=bias == "length")
         rejected = _solution(a, op, b, wrong, long=False)
         if rng.random() < noise:

@@ -47,6 +47,21 @@ def test_audit_writes_into_the_run(
     assert main(argv) == 1
 
 
+def test_audit_sweeps_answers_when_asked(
+    tmp_path: Path, run_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rows = generate_preference("arithmetic-pref", 6, seed=4, options={"ops": ["+"]})
+    pairs = write_preference_jsonl(rows, tmp_path / "clean.jsonl")
+    argv = ["audit", "reward-model", str(run_dir), "--data", str(pairs), "--out", str(tmp_path)]
+    assert main([*argv, "--sweep", "3"]) == 0
+    sweep = json.loads((tmp_path / "sweep.json").read_text())
+    assert sweep["width"] == 3 and sweep["prompts"] == 6 and sweep["skipped"] == 0
+    assert 1.0 <= sweep["mean_rank"] <= 7.0
+    assert "answer sweep (+-3, 6 prompts, 0 skipped): right answer first" in capsys.readouterr().out
+    assert main([*argv, "--sweep", "0"]) == 2
+    assert "--sweep must be an integer >= 1, got 0" in capsys.readouterr().err
+
+
 def test_audit_of_a_causal_lm_says_how_to_train_one(
     tmp_path: Path, tiny_model: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

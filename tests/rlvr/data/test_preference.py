@@ -187,6 +187,33 @@ def test_length_bias_noise_and_split() -> None:
         arithmetic_pref(1, seed=0, noise=1.5)
 
 
+def test_near_misses_cover_every_answer_near_the_right_one() -> None:
+    math = verifiers.get("math")
+    plain = arithmetic_pref(400, seed=2, ops=["+", "-"])
+    # without the option the pairs are the ones written before it existed
+    assert arithmetic_pref(400, seed=2, ops=["+", "-"], near_miss=0.0) == plain
+    near = arithmetic_pref(400, seed=2, ops=["+", "-"], near_miss=1.0, near_width=5)
+    assert [p.chosen for p in near] == [p.chosen for p in plain]
+    offsets = set()
+    for p in near:
+        wrong = math(p.rejected, reference=p.reference)
+        assert wrong.score == 0.0 and int(wrong.extracted or "-1") >= 0
+        offsets.add(int(wrong.extracted or "0") - int(p.reference))
+    # every offset in [-5, 5] but 0 is drawn, and none outside it
+    assert offsets == set(range(-5, 6)) - {0}
+    half = arithmetic_pref(1000, seed=2, ops=["+", "-"], near_miss=0.5, near_width=40)
+    far = sum(
+        abs(int(math(p.rejected, reference=p.reference).extracted or "0") - int(p.reference))
+        not in (1, 10)
+        for p in half
+    )
+    assert far > 300  # person's mistakes are mostly off by 1 or 10; near misses mostly not
+    with pytest.raises(ValueError, match="near_miss must be a number in"):
+        arithmetic_pref(1, seed=0, near_miss=2)
+    with pytest.raises(ValueError, match="near_width must be an integer >= 1"):
+        arithmetic_pref(1, seed=0, near_miss=0.5, near_width=0)
+
+
 def test_config_rows_roundtrip_and_held_out_samples(tmp_path: Path) -> None:
     cfg = DataConfig(synthetic="arithmetic-pref", n=5, seed=2, options={"chat": True})
     rows, fp = preference_rows(cfg)
