@@ -10,8 +10,14 @@
 3. PPO (adaptive) scored by the policy reward model, and by the length-biased one from an SFT
    model whose data restate one answer in ten (so that the policy writes the long form at times).
 4. DPO on the same pairs, against adaptive PPO: wall time, tokens generated, gold accuracy.
+5. With `--gain` (about 45 more minutes): a clean reward model PPO can climb, and PPO that
+   raises gold with it. SFT of the 4.2M `small` model; a reward model of three new blocks on its
+   frozen body, on 5000 synthetic pairs of which half have a near-miss wrong answer; PPO from
+   the same tiny SFT model with 128 prompts x 8 samples a step, each prompt's scores centred,
+   judged on 1000 held-out prompts (docs/rlhf.md, "The reward model's optimum, the batch, and
+   an evaluation that can see the gain").
 
-Usage: python recipes/rlhf_tiny.py [--out runs/rlhf-tiny] [--smoke]  (--smoke: toy sizes)
+Usage: python recipes/rlhf_tiny.py [--out runs/rlhf-tiny] [--gain] [--smoke]  (--smoke: toy sizes)
 """
 
 from __future__ import annotations
@@ -41,6 +47,14 @@ SMOKE_PPO += ["algo.prompts_per_step=2", "reward.workers=1"]
 SMOKE_DPO = ["train.max_steps=3", "train.eval_every=2", "data.n=32", "eval_data.n=8"]
 POLICY = {"train": (4000, 11, 2), "test": (400, 4321, 1)}  # prompts, seed, pairs per prompt
 POLICY_RM = ["data.synthetic=null", "eval_data.synthetic=null", "train.max_steps=1000"]
+SMALL = [
+    ("sft-math-small", ["train.max_steps=1250"]),  # then a second pass at a lower lr
+    ("sft-math-small-2", ["optim.lr=3.0e-4", "optim.warmup_steps=10", "train.max_steps=750"]),
+]
+GAIN_RM = ["data.n=5000", "train.max_steps=1500", "data.options.near_miss=0.5"]
+GAIN_PPO = ["reward.model.normalize=group", "algo.prompts_per_step=128", "optim.lr=3.0e-4",
+            "algo.samples_per_prompt=8", "kl.horizon=2048", "train.max_steps=60",
+            "train.eval_every=10", "eval_data.n=1000"]  # fmt: skip
 KEYS = ("reward/model_mean", "kl/mean", "rollout/tokens_per_s", "rollout/s")  # judged per run
 WINDOW = 5  # steps averaged at each end of a run to judge whether its reward-model score rose
 
@@ -49,6 +63,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=Path("runs/rlhf-tiny"), help="output root")
     parser.add_argument("--smoke", action="store_true", help="toy sizes, for a quick check")
+    parser.add_argument("--gain", action="store_true", help="add the arm of step 5 (docstring)")
     args = parser.parse_args()
     out, smoke = args.out, args.smoke
     common = [f"run.output_dir={out}", "run.overwrite=true"]
@@ -78,6 +93,14 @@ def main() -> None:
     results["length-biased"] = ppo("length-biased", rms["length"].final, base=verbose)
     if "policy" in rms:
         results["adaptive-policy-rm"] = ppo("adaptive-policy-rm", rms["policy"].final)
+    if args.gain:
+        body = f"model.path={out}/models/small"
+        for name, steps in SMALL:
+            small = stage("sft/math_small.yaml", SMOKE_SFT, body, *steps, f"run.name={name}")
+            body = f"model.path={small.final}"
+        rms["clean-small"] = stage("reward_model/arith_clean.yaml", SMOKE_RM, body,
+                                   "run.name=rm-clean-small", *GAIN_RM)  # fmt: skip
+        results["gain"] = ppo("gain", rms["clean-small"].final, *GAIN_PPO)
     data = load_config(CONFIGS / rm_config).data  # DPO on the reward model's pairs
     same = [f"data.n={data.n}", f"data.seed={data.seed}", "train.max_seconds=null"]
     dpo = stage("dpo/math_tiny.yaml", SMOKE_DPO, start, "run.name=dpo", *same)
@@ -97,8 +120,9 @@ def main() -> None:
         v = judge(out / name, r.accuracy_before, r.accuracy_after)
         summary[name] = {**v, "stopped_by": r.stopped_by, "stop_reason": r.stop_reason}
         hacked = "REWARD HACKING (score up, gold down)" if v["hacked"] else "no hacking signature"
+        band = "" if v["kl_in_2x_band"] is None else f" ({v['kl_in_2x_band']:.0%} within 2x)"
         rows.append((name, f"gold {v['gold_before']:.3f} -> {v['gold_after']:.3f}; reward-model "
-                     f"score {v['rm_score_rise']:+.3f}, KL max {v['kl_max']:.2f}; {hacked}; "
+                     f"score {v['rm_score_rise']:+.3f}, KL max {v['kl_max']:.2f}{band}; {hacked}; "
                      f"stopped by {r.stopped_by} {r.stop_reason}".rstrip()))  # fmt: skip
     adaptive = results["adaptive"]
     ppo_compute = {"seconds": adaptive.trained_s, "tokens": summary["adaptive"]["tokens"]}

@@ -18,7 +18,14 @@ def test_rlhf_tiny_smoke_runs_every_stage_and_writes_the_report(tmp_path: Path) 
     out = tmp_path / "rlhf"
     env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
     result = subprocess.run(
-        [sys.executable, str(ROOT / "recipes/rlhf_tiny.py"), "--smoke", "--out", str(out)],
+        [
+            sys.executable,
+            str(ROOT / "recipes/rlhf_tiny.py"),
+            "--smoke",
+            "--gain",
+            "--out",
+            str(out),
+        ],
         capture_output=True,
         text=True,
         cwd=tmp_path,
@@ -27,12 +34,16 @@ def test_rlhf_tiny_smoke_runs_every_stage_and_writes_the_report(tmp_path: Path) 
     )
     assert result.returncode == 0, result.stderr[-3000:]
     summary = json.loads((out / "summary.json").read_text())
-    arms = {"beta-0", "beta-0.1", "beta-1", "adaptive", "length-biased"}
+    arms = {"beta-0", "beta-0.1", "beta-1", "adaptive", "length-biased", "gain"}
     assert arms <= set(summary) and {"dpo", "compute", "reward_models"} <= set(summary)
     for arm in arms:
         assert {"hacked", "rm_score_rise", "gold_before", "gold_after", "stopped_by"} <= set(
             summary[arm]
         )
+    # the gain arm: its own SFT body and reward model; every step's KL within the 2x band counted
+    assert "clean-small" in summary["reward_models"] and (out / "sft-math-small-2/final").is_dir()
+    band = summary["gain"]["kl_in_2x_band"]  # None when KL never reached half its target
+    assert band is None or 0.0 <= band <= 1.0
     assert summary["compute"]["ppo"]["tokens"] > 0 and summary["compute"]["dpo"]["tokens"] == 0
     # on-policy pairs are always sampled; the toy SFT model may get every answer wrong, and then
     # there is no policy reward model nor its PPO arm
