@@ -404,12 +404,9 @@ def arithmetic_pref(
     """
     if bias not in BIASES:
         raise ValueError(f"bias must be one of {BIASES}, got {bias!r}")
-    if isinstance(noise, bool) or not isinstance(noise, int | float) or not 0 <= noise <= 1:
-        raise ValueError(f"noise must be a number in [0, 1], got {noise!r}")
-    if isinstance(near_miss, bool) or not isinstance(near_miss, int | float):
-        raise ValueError(f"near_miss must be a number in [0, 1], got {near_miss!r}")
-    if not 0 <= near_miss <= 1:
-        raise ValueError(f"near_miss must be a number in [0, 1], got {near_miss!r}")
+    for name, value in (("noise", noise), ("near_miss", near_miss)):
+        if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1:
+            raise ValueError(f"{name} must be a number in [0, 1], got {value!r}")
     if isinstance(near_width, bool) or not isinstance(near_width, int) or near_width < 1:
         raise ValueError(f"near_width must be an integer >= 1, got {near_width!r}")
     tasks = arithmetic(n, seed=seed, digits=digits, ops=ops, chat=chat, split=split)
